@@ -1,0 +1,456 @@
+"""Read and validate the raw drop folder (Parquet or CSV), one validator per file shape.
+
+Every problem becomes a :class:`~hedging_pipeline.errors.DataError` whose single-line message names the file,
+the column, the offending value and its row (or ticker and date), and says what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hedging_pipeline.data.schema import (
+    COMPANIES,
+    DESCRIPTIONS,
+    EXPOSURES,
+    FUNDAMENTALS,
+    MARKET_CAP_SNAPSHOT,
+    PORT_HEADERS,
+    PRICES,
+    TICKER_PATTERN,
+    RawFileSchema,
+)
+from hedging_pipeline.errors import (
+    DataError,
+    DuplicateRowsError,
+    InvalidValueError,
+    MissingColumnError,
+    MissingFileError,
+    UnknownTickerError,
+)
+
+SUFFIXES = (".parquet", ".csv", ".csv.gz")
+MAX_SHOWN = 5
+"""How many offending values an error message lists before summarising."""
+MAX_VALUE_CHARS = 60
+MAX_RAW_FILE_BYTES = 4 * 1024**3
+"""Refuse raw files above 4 GiB rather than exhausting memory."""
+
+
+def _show(value: object) -> str:
+    """Render a value for a one-line message: repr, control characters escaped, truncated."""
+    text = repr(value)
+    text = text.encode("unicode_escape", errors="backslashreplace").decode("ascii")
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[: MAX_VALUE_CHARS - 3] + "..."
+    return text
+
+
+def find_raw_file(raw_dir: Path, name: str, *, required: bool = True) -> Path | None:
+    """Locate ``name`` (``.parquet``, ``.csv`` or ``.csv.gz``) in the drop folder.
+
+    Raises
+    ------
+    MissingFileError
+        If the folder or a required file is missing.
+    """
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise MissingFileError(
+            f"raw drop folder {raw_dir} does not exist or is not a directory; set HEDGING_RAW_DIR "
+            "to a folder holding prices, companies, fundamentals and descriptions files"
+        )
+    for suffix in SUFFIXES:
+        path = raw_dir / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    if required:
+        tried = ", ".join(f"{name}{s}" for s in SUFFIXES)
+        raise MissingFileError(f"{raw_dir}: required raw file {name!r} not found (looked for {tried})")
+    return None
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a Parquet or CSV file into a frame of raw values (CSV cells as strings).
+
+    Raises
+    ------
+    DataError
+        Unreadable, empty, oversized, wrongly delimited or wrongly encoded files.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError(f"{path.name}: file is empty (0 bytes); expected a header row and data rows")
+    if size > MAX_RAW_FILE_BYTES:
+        raise DataError(
+            f"{path.name}: file is {size / 1024**3:.1f} GiB, above the {MAX_RAW_FILE_BYTES // 1024**3} GiB "
+            "limit for one raw file; split it or filter it first"
+        )
+    if path.suffix == ".parquet":
+        try:
+            frame = pq.read_table(path).to_pandas()
+        except (pa.ArrowInvalid, OSError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(f"{path.name}: not a readable Parquet file ({first})") from exc
+    else:
+        frame = _read_csv(path)
+    if frame.empty:
+        raise DataError(f"{path.name}: file has a header but no data rows")
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=True, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path.name}: not valid UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "re-export the file as UTF-8"
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path.name}: file is empty; expected a header row and data rows") from exc
+    except pd.errors.ParserError as exc:
+        first = str(exc).splitlines()[0]
+        raise DataError(f"{path.name}: malformed CSV ({first})") from exc
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        for delimiter, label in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
+            if delimiter in header:
+                raise DataError(
+                    f"{path.name}: columns are separated by {label}, not ','; the header "
+                    f"{_show(header)} reads as one column; re-export the CSV comma-separated"
+                )
+    return frame
+
+
+def _normalise_columns(frame: pd.DataFrame, schema: RawFileSchema) -> pd.DataFrame:
+    renamed = {}
+    for column in frame.columns:
+        key = str(column).strip().lower()
+        if schema is EXPOSURES and key in PORT_HEADERS:
+            key = PORT_HEADERS[key]
+        renamed[column] = key.replace(" ", "_")
+    frame = frame.rename(columns=renamed)
+    if frame.columns.duplicated().any():
+        dup = frame.columns[frame.columns.duplicated()][0]
+        raise DataError(f"{schema.name}: column {dup!r} appears twice after normalising headers")
+    return frame
+
+
+def validate_columns(frame: pd.DataFrame, schema: RawFileSchema, file_label: str) -> pd.DataFrame:
+    """Check required columns and keep only the schema's columns (plus market-cap snapshots).
+
+    Raises
+    ------
+    MissingColumnError
+        Naming the file, the missing column and the columns found.
+    """
+    frame = _normalise_columns(frame, schema)
+    found = list(frame.columns)
+    for column in schema.required:
+        if column not in frame.columns:
+            raise MissingColumnError(
+                f"{file_label}: missing required column {column!r} "
+                f"(found: {', '.join(map(str, found[:12]))})"
+            )
+    for group in schema.alternatives:
+        if not any(c in frame.columns for c in group):
+            raise MissingColumnError(
+                f"{file_label}: needs one of the columns {' or '.join(map(repr, group))} "
+                f"(found: {', '.join(map(str, found[:12]))})"
+            )
+    keep = [c for c in schema.columns if c in frame.columns]
+    if schema is COMPANIES:
+        keep += [c for c in frame.columns if MARKET_CAP_SNAPSHOT.match(str(c))]
+    return frame[keep].copy()
+
+
+def parse_dates(frame: pd.DataFrame, column: str, file_label: str, *, allow_missing: bool = False):
+    """Parse ``column`` as dates (normalised to midnight, ``datetime64[ns]``).
+
+    Raises
+    ------
+    InvalidValueError
+        Naming the first unparseable (or missing) value and its row.
+    """
+    raw = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = pd.to_datetime(raw)
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+    else:
+        parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+        bad = parsed.isna() & raw.notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InvalidValueError(
+                f"{file_label}: column {column!r} row {row + 1}: cannot parse {_show(raw.iloc[row])} as a "
+                "date (expected YYYY-MM-DD)"
+            )
+    if not allow_missing and parsed.isna().any():
+        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        raise InvalidValueError(f"{file_label}: column {column!r} row {row + 1}: missing date")
+    return parsed.dt.normalize().astype("datetime64[ns]")
+
+
+def parse_numeric(frame: pd.DataFrame, columns: Iterable[str], file_label: str) -> pd.DataFrame:
+    """Coerce ``columns`` to float64; a non-empty value that is not a number is an error.
+
+    Raises
+    ------
+    InvalidValueError
+        Naming the column, the row and the value.
+    """
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        raw = frame[column]
+        if pd.api.types.is_numeric_dtype(raw):
+            frame[column] = raw.astype("float64")
+            continue
+        parsed = pd.to_numeric(raw, errors="coerce")
+        bad = parsed.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InvalidValueError(
+                f"{file_label}: column {column!r} row {row + 1}: {_show(raw.iloc[row])} is not a number"
+            )
+        frame[column] = parsed.astype("float64")
+    return frame
+
+
+def parse_tickers(frame: pd.DataFrame, file_label: str, column: str = "ticker") -> pd.Series:
+    """Upper-case and validate tickers.
+
+    Raises
+    ------
+    InvalidValueError
+        Naming the first missing or malformed ticker (quotes, spaces, SQL or shell fragments).
+    """
+    raw = frame[column]
+    if raw.isna().any():
+        row = int(np.flatnonzero(raw.isna().to_numpy())[0])
+        raise InvalidValueError(f"{file_label}: column {column!r} row {row + 1}: missing ticker")
+    tickers = raw.astype(str).str.strip().str.upper()
+    valid = tickers.str.match(TICKER_PATTERN.pattern)
+    if not valid.all():
+        row = int(np.flatnonzero(~valid.to_numpy())[0])
+        raise InvalidValueError(
+            f"{file_label}: column {column!r} row {row + 1}: invalid ticker {_show(raw.iloc[row])} "
+            "(expected 1-12 of A-Z, 0-9, '.', '-')"
+        )
+    return tickers
+
+
+def _label(path: Path) -> str:
+    return path.name
+
+
+def _load(raw_dir: Path, schema: RawFileSchema) -> tuple[pd.DataFrame, str]:
+    path = find_raw_file(raw_dir, schema.name)
+    assert path is not None  # required files raise inside find_raw_file
+    label = _label(path)
+    frame = validate_columns(read_table(path), schema, label)
+    if "ticker" in frame.columns:
+        frame["ticker"] = parse_tickers(frame, label)
+    frame = parse_numeric(frame, schema.numeric, label)
+    return frame, label
+
+
+def load_prices(raw_dir: Path) -> pd.DataFrame:
+    """Load and validate ``prices``.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns date, ticker, close, volume and the optional price columns present; sorted by (date, ticker);
+        exact duplicate rows dropped.
+
+    Raises
+    ------
+    DataError
+        Missing file/column, unparseable date, NaN or non-positive close/adj_close, negative volume, conflicting
+        duplicate (date, ticker) rows; each message names the file, ticker and date.
+    """
+    frame, label = _load(raw_dir, PRICES)
+    frame["date"] = parse_dates(frame, "date", label)
+    return validate_prices(frame, label)
+
+
+def validate_prices(frame: pd.DataFrame, label: str = "prices") -> pd.DataFrame:
+    """Row-level rules of ``prices`` (see :func:`load_prices`)."""
+    for column in ("close", "adj_close"):
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        missing = values.isna()
+        if column == "close" and missing.any():
+            _raise_at(frame, missing, label, f"column {column!r} is NaN", InvalidValueError)
+        bad = values <= 0
+        if bad.any():
+            row = frame.loc[bad].iloc[0]
+            raise InvalidValueError(
+                f"{label}: column {column!r} is {row[column]:g} (must be > 0) for ticker "
+                f"{row['ticker']} on {row['date'].date()}"
+            )
+    if (frame["volume"] < 0).any():
+        _raise_at(frame, frame["volume"] < 0, label, "column 'volume' is negative", InvalidValueError)
+    frame = frame.drop_duplicates()
+    dup = frame.duplicated(["date", "ticker"], keep=False)
+    if dup.any():
+        n = int(dup.sum())
+        row = frame.loc[dup].sort_values(["date", "ticker"]).iloc[0]
+        raise DuplicateRowsError(
+            f"{label}: {n} rows share a (date, ticker) key with different values, first: ticker "
+            f"{row['ticker']} on {row['date'].date()}; keep one row per ticker and day"
+        )
+    return frame.sort_values(["date", "ticker"], kind="stable").reset_index(drop=True)
+
+
+def _raise_at(frame: pd.DataFrame, mask: pd.Series, label: str, what: str, error: type) -> None:
+    row = frame.loc[mask].iloc[0]
+    raise error(f"{label}: {what} for ticker {row['ticker']} on {pd.Timestamp(row['date']).date()}")
+
+
+def load_companies(raw_dir: Path) -> pd.DataFrame:
+    """Load and validate ``companies`` (one row per ticker, sector required).
+
+    Raises
+    ------
+    DataError
+        Missing file/column, duplicate ticker, missing name or sector.
+    """
+    frame, label = _load(raw_dir, COMPANIES)
+    for column in ("name", "gics_sector"):
+        missing = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
+        if missing.any():
+            ticker = frame.loc[missing, "ticker"].iloc[0]
+            raise InvalidValueError(f"{label}: column {column!r} is empty for ticker {ticker}")
+        frame[column] = frame[column].astype(str).str.strip()
+    dup = frame["ticker"].duplicated()
+    if dup.any():
+        raise DuplicateRowsError(
+            f"{label}: ticker {frame.loc[dup, 'ticker'].iloc[0]} appears more than once; keep one row "
+            "per ticker"
+        )
+    return frame.sort_values("ticker").reset_index(drop=True)
+
+
+def load_fundamentals(raw_dir: Path) -> pd.DataFrame:
+    """Load ``fundamentals`` (annual statements; ``period_end`` may be missing where ``fiscal_year`` is given).
+
+    Raises
+    ------
+    DataError
+        Missing file/column, unparseable ``period_end``, rows with neither ``period_end`` nor ``fiscal_year``.
+    """
+    frame, label = _load(raw_dir, FUNDAMENTALS)
+    if "period_end" in frame.columns:
+        frame["period_end"] = parse_dates(frame, "period_end", label, allow_missing=True)
+    else:
+        frame["period_end"] = pd.NaT
+    if "fiscal_year" not in frame.columns:
+        frame["fiscal_year"] = np.nan
+    undated = frame["period_end"].isna() & frame["fiscal_year"].isna()
+    if undated.any():
+        ticker = frame.loc[undated, "ticker"].iloc[0]
+        raise InvalidValueError(
+            f"{label}: a row for ticker {ticker} has neither 'period_end' nor 'fiscal_year'"
+        )
+    if "source" not in frame.columns:
+        frame["source"] = "raw"
+    frame["source"] = frame["source"].fillna("raw").astype(str)
+    return frame.sort_values(["ticker", "fiscal_year", "period_end"]).reset_index(drop=True)
+
+
+def load_descriptions(raw_dir: Path) -> pd.DataFrame:
+    """Load ``descriptions`` (ticker, text, optional title and source); empty texts are kept for the NLP
+    layer to report per company."""
+    frame, _ = _load(raw_dir, DESCRIPTIONS)
+    for column in ("title", "source"):
+        if column not in frame.columns:
+            frame[column] = None
+    frame["text"] = frame["text"].fillna("").astype(str)
+    return frame.sort_values(["ticker", "source"], na_position="last").reset_index(drop=True)
+
+
+def load_exposures(raw_dir: Path) -> pd.DataFrame | None:
+    """Load vendor style exposures (e.g. a Bloomberg PORT export) when the drop folder has them.
+
+    Returns
+    -------
+    pd.DataFrame or None
+        date, ticker and the 7 style columns; ``None`` when there is no ``exposures`` file.
+    """
+    path = find_raw_file(raw_dir, EXPOSURES.name, required=False)
+    if path is None:
+        return None
+    label = _label(path)
+    frame = validate_columns(read_table(path), EXPOSURES, label)
+    frame["ticker"] = parse_tickers(frame, label)
+    frame["date"] = parse_dates(frame, "date", label)
+    frame = parse_numeric(frame, EXPOSURES.numeric, label)
+    dup = frame.duplicated(["date", "ticker"])
+    if dup.any():
+        row = frame.loc[dup].iloc[0]
+        raise DuplicateRowsError(
+            f"{label}: duplicate (date, ticker) row for ticker {row['ticker']} on {row['date'].date()}"
+        )
+    return frame.sort_values(["date", "ticker"]).reset_index(drop=True)
+
+
+def check_known_tickers(tickers: Iterable[str], companies: pd.DataFrame, file_label: str) -> None:
+    """Every ticker of a file must be in ``companies``.
+
+    Raises
+    ------
+    UnknownTickerError
+        Listing (up to a few of) the unknown tickers.
+    """
+    unknown = sorted(set(tickers) - set(companies["ticker"]))
+    if unknown:
+        shown = ", ".join(unknown[:MAX_SHOWN]) + (
+            f" and {len(unknown) - MAX_SHOWN} more" if len(unknown) > MAX_SHOWN else ""
+        )
+        raise UnknownTickerError(
+            f"{file_label}: {len(unknown)} ticker(s) not in companies: {shown}; add them to the companies "
+            "file or remove their rows"
+        )
+
+
+def file_fingerprint(raw_dir: Path, name: str) -> str | None:
+    """Cheap change detector for a raw file: ``"<file>:<size>:<mtime_ns>"`` (``None`` when absent)."""
+    path = find_raw_file(raw_dir, name, required=False)
+    if path is None:
+        return None
+    stat = os.stat(path)
+    return f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def raw_date_span(raw_dir: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last date of the prices file, read cheaply (Parquet statistics or the date column only).
+
+    Returns ``None`` when the file is missing or unreadable: callers that only need a partition start fall back
+    to a default, and the run that loads the file reports the real error.
+    """
+    try:
+        path = find_raw_file(raw_dir, PRICES.name)
+    except MissingFileError:
+        return None
+    try:
+        if path.suffix == ".parquet":
+            table = pq.read_table(path, columns=["date"])
+        else:
+            table = pa.Table.from_pandas(pd.read_csv(path, usecols=["date"]))
+        dates = pd.to_datetime(table.column("date").to_pandas(), errors="coerce").dropna()
+    except Exception:  # noqa: BLE001 - any problem here is reported by the run that loads the file
+        return None
+    if dates.empty:
+        return None
+    return pd.Timestamp(dates.min()).normalize(), pd.Timestamp(dates.max()).normalize()

@@ -1,0 +1,97 @@
+"""Partitions: trading days, month ends, the backtest's hedge months, and dynamic tickers.
+
+The daily and monthly definitions start where the raw data starts (read cheaply at load time), so the UI shows
+no years of partitions that can never be filled. Holidays are simply empty weekday partitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+
+from hedging_pipeline.data.calendar import MONTH_KEY_FORMAT
+from hedging_pipeline.data.loaders import raw_date_span
+from hedging_pipeline.settings import Settings
+
+DAILY_FORMAT = "%Y-%m-%d"
+WEEKDAY_CRON = "0 0 * * 1-5"
+MONTHLY_CRON = "0 0 1 * *"
+RISK_WARMUP_MONTHS = 25
+"""Months of history before the first month-end risk model: 504 trading days is about 24 months."""
+FALLBACK_SPAN = (pd.Timestamp("2015-01-01"), pd.Timestamp("2020-12-31"))
+"""Used only when the raw prices cannot be read at load time; the run then reports the real error."""
+TICKERS_PARTITION = "tickers"
+
+
+@dataclass(frozen=True)
+class PartitionSet:
+    """The partitions definitions of one code location, derived from the data span."""
+
+    data_start: pd.Timestamp
+    data_end: pd.Timestamp
+    trading_days: dg.TimeWindowPartitionsDefinition
+    month_ends: dg.TimeWindowPartitionsDefinition
+    hedge_months: dg.TimeWindowPartitionsDefinition
+    tickers: dg.DynamicPartitionsDefinition
+
+
+def last_complete_month(data_end: pd.Timestamp) -> pd.Period:
+    """The last month whose final business day is covered by the data."""
+    end = pd.Timestamp(data_end)
+    month = end.to_period("M")
+    return month if (end + pd.offsets.BDay(1)).month != end.month else month - 1
+
+
+def build_partitions(settings: Settings) -> PartitionSet:
+    """Build every partitions definition from the raw data's date span."""
+    span = raw_date_span(settings.raw_dir) or FALLBACK_SPAN
+    data_start, data_end = span
+    first_risk_month = data_start.to_period("M") + RISK_WARMUP_MONTHS
+    last_month = last_complete_month(data_end)
+    first_hedge_month = max(first_risk_month, last_month - (settings.backtest_months - 1))
+    trading_days = dg.TimeWindowPartitionsDefinition(
+        start=data_start.strftime(DAILY_FORMAT),
+        fmt=DAILY_FORMAT,
+        cron_schedule=WEEKDAY_CRON,
+        timezone="UTC",
+        end_offset=1,  # today's partition exists from midnight, so the evening run can fill it
+    )
+    month_ends = dg.TimeWindowPartitionsDefinition(
+        start=first_risk_month.strftime(MONTH_KEY_FORMAT),
+        fmt=MONTH_KEY_FORMAT,
+        cron_schedule=MONTHLY_CRON,
+        timezone="UTC",
+    )
+    hedge_months = dg.TimeWindowPartitionsDefinition(
+        start=min(first_hedge_month, last_month).strftime(MONTH_KEY_FORMAT),
+        fmt=MONTH_KEY_FORMAT,
+        cron_schedule=MONTHLY_CRON,
+        timezone="UTC",
+    )
+    return PartitionSet(
+        data_start=data_start,
+        data_end=data_end,
+        trading_days=trading_days,
+        month_ends=month_ends,
+        hedge_months=hedge_months,
+        tickers=dg.DynamicPartitionsDefinition(name=TICKERS_PARTITION),
+    )
+
+
+def partition_window(context: dg.AssetExecutionContext) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Inclusive [first, last] calendar dates covered by the run's partition key or key range.
+
+    Works for a single key and for a single-run backfill range alike. For the weekday partitions a Friday
+    window ends on Sunday, which holds no data.
+    """
+    window = context.partition_time_window
+    start = pd.Timestamp(window.start).tz_localize(None).normalize()
+    end = pd.Timestamp(window.end).tz_localize(None).normalize() - pd.Timedelta(days=1)
+    return start, end
+
+
+def month_keys(context: dg.AssetExecutionContext) -> list[str]:
+    """The ``YYYY-MM`` keys of the run (one or a range)."""
+    return list(context.partition_keys)
