@@ -536,7 +536,7 @@ TIE_TOLERANCE = 1e-12
 itself."""
 
 
-def _method_order(methods: Sequence[str]) -> list[str]:
+def order_methods(methods: Sequence[str]) -> list[str]:
     """Return ``methods`` in the order of ``METHODS``, then any other method alphabetically."""
     known = [m for m in METHODS if m in methods]
     return known + sorted(set(methods) - set(known))
@@ -621,7 +621,7 @@ def summarise_backtest(
         )
     full = results.loc[results["scope"] == SCOPE_FULL_PERIOD]
     _raise_on_duplicates(full, ["ticker", "method"], "backtest_results (scope full_period)")
-    compared = _method_order(
+    compared = order_methods(
         list(methods) if methods is not None else list(full["method"].unique())
     )
     if baseline not in compared:

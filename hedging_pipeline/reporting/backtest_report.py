@@ -1,0 +1,348 @@
+"""Plots and the Markdown report of the walk-forward backtest.
+
+Every plot function returns PNG bytes (matplotlib, headless Agg backend via ``reporting.plots``);
+``render_backtest_report`` assembles the summary tables and plots into one Markdown document and
+``write_backtest_report`` writes it, with the PNGs linked beside it, under a reports directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hedging_pipeline.backtest.metrics import SCOPE_FULL_PERIOD, order_methods
+from hedging_pipeline.errors import InsufficientHistoryError, MissingColumnError
+from hedging_pipeline.reporting.plots import figure_to_png, plt
+from hedging_pipeline.reporting.tables import frame_to_markdown
+
+REPORT_SUBDIR = "backtest"
+REPORT_NAME = "backtest_report.md"
+PERCENT = 100.0
+N_SHOWCASE = 3
+"""Names shown in the cumulative-return plot: best, median and worst by the baseline's reduction."""
+VR_AXIS_FLOOR = -1.0
+"""Variance reductions below -100 % are drawn at the floor (and counted in the title)."""
+FIG_WIDTH_IN = 9.0
+PANEL_HEIGHT_IN = 3.0
+IMAGE_NAMES = {
+    "variance_reduction": "variance_reduction_by_method.png",
+    "cumulative": "cumulative_hedged_vs_unhedged.png",
+    "te_scatter": "realised_vs_predicted_te.png",
+}
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """The rendered backtest report.
+
+    Attributes
+    ----------
+    markdown : str
+        The report text; images are referenced by their file names in ``images``.
+    images : Mapping[str, bytes]
+        PNG bytes by file name.
+    showcase_tickers : tuple of str
+        The names in the cumulative-return plot.
+    path : Path or None
+        Where the Markdown file was written (``None`` until ``write_backtest_report``).
+    """
+
+    markdown: str
+    images: Mapping[str, bytes] = field(default_factory=dict)
+    showcase_tickers: tuple[str, ...] = ()
+    path: Path | None = None
+
+
+def _full_period(results: pd.DataFrame) -> pd.DataFrame:
+    """Return the full-period rows of ``backtest_results``; raise if there are none."""
+    for column in ("ticker", "method", "scope", "variance_reduction", "vol_hedged", "predicted_te"):
+        if column not in results.columns:
+            raise MissingColumnError(f"backtest_results is missing column {column!r}")
+    full = results.loc[results["scope"] == SCOPE_FULL_PERIOD]
+    if full.empty:
+        raise InsufficientHistoryError("backtest_results has no full_period rows to plot")
+    return full
+
+
+def plot_variance_reduction(results: pd.DataFrame, methods: Sequence[str] | None = None) -> bytes:
+    """Box plot of the full-period variance reduction (%) of every target, one box per method.
+
+    Parameters
+    ----------
+    results : pd.DataFrame
+        ``backtest_results`` (its ``full_period`` rows are used).
+    methods : sequence of str, optional
+        Methods to show, in this order; default all, in ``METHODS`` order.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
+    full = _full_period(results)
+    order = order_methods(list(methods) if methods is not None else list(full["method"].unique()))
+    values = [
+        full.loc[full["method"] == m, "variance_reduction"].to_numpy() * PERCENT for m in order
+    ]
+    floor = VR_AXIS_FLOOR * PERCENT
+    n_below = sum(int((v < floor).sum()) for v in values)
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH_IN, 2 * PANEL_HEIGHT_IN))
+    ax.boxplot([np.maximum(v, floor) for v in values], showmeans=True)
+    ax.set_xticks(
+        range(1, len(order) + 1), [f"{m}\n(n={len(v)})" for m, v in zip(order, values, strict=True)]
+    )
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_ylabel("out-of-sample variance reduction (%)")
+    title = "Variance reduction per method (full test period; triangle = mean)"
+    if n_below:
+        title += f"\n{n_below} target(s) below {floor:.0f} % drawn at the floor"
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    return figure_to_png(fig)
+
+
+def choose_showcase_tickers(
+    results: pd.DataFrame, method: str = "factor", n: int = N_SHOWCASE
+) -> list[str]:
+    """Pick ``n`` names spread over ``method``'s full-period variance reduction (best to worst).
+
+    With ``n = 3`` these are the best, the median and the worst hedged target.
+    """
+    full = _full_period(results)
+    own = full.loc[full["method"] == method].sort_values(
+        ["variance_reduction", "ticker"], ascending=[False, True]
+    )
+    if own.empty:
+        own = full.sort_values(
+            ["variance_reduction", "ticker"], ascending=[False, True]
+        ).drop_duplicates("ticker")
+    positions = np.unique(np.linspace(0, len(own) - 1, num=min(n, len(own))).round().astype(int))
+    return list(own["ticker"].iloc[positions])
+
+
+def plot_cumulative_returns(
+    daily: pd.DataFrame, tickers: Sequence[str], methods: Sequence[str] | None = None
+) -> bytes:
+    """Plot cumulative unhedged vs hedged returns, one panel per ticker, one line per method.
+
+    The cumulative return is ``Π (1 + r_d) − 1`` of the stitched daily series (the hedge is
+    rebalanced daily to its weights, so the hedged return is ``r_target − Σ w_i r_i``).
+
+    Parameters
+    ----------
+    daily : pd.DataFrame
+        ``BacktestEvaluation.daily``: date, ticker, method, ret_target, ret_hedged.
+    tickers : sequence of str
+        Names to show.
+    methods : sequence of str, optional
+        Hedged lines to draw; default all methods present.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
+    for column in ("date", "ticker", "method", "ret_target", "ret_hedged"):
+        if column not in daily.columns:
+            raise MissingColumnError(f"daily backtest series are missing column {column!r}")
+    order = order_methods(list(methods) if methods is not None else list(daily["method"].unique()))
+    fig, axes = plt.subplots(
+        len(tickers),
+        1,
+        figsize=(FIG_WIDTH_IN, PANEL_HEIGHT_IN * max(len(tickers), 1)),
+        squeeze=False,
+    )
+    for ax, ticker in zip(axes[:, 0], tickers, strict=False):
+        own = daily.loc[daily["ticker"] == ticker]
+        unhedged = own.drop_duplicates("date").sort_values("date").set_index("date")["ret_target"]
+        ax.plot(
+            unhedged.index,
+            ((1 + unhedged).cumprod() - 1) * PERCENT,
+            color="black",
+            label="unhedged",
+        )
+        for method in order:
+            line = (
+                own.loc[own["method"] == method].sort_values("date").set_index("date")["ret_hedged"]
+            )
+            if not line.empty:
+                ax.plot(line.index, ((1 + line).cumprod() - 1) * PERCENT, label=f"hedged: {method}")
+        ax.set_title(ticker)
+        ax.set_ylabel("cumulative return (%)")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left", fontsize="small", ncol=2)
+    fig.tight_layout()
+    return figure_to_png(fig)
+
+
+def plot_te_scatter(results: pd.DataFrame, methods: Sequence[str] | None = None) -> bytes:
+    """Scatter of realised vs predicted annualised tracking error (full period), per method.
+
+    Points on the diagonal are hedges whose risk the model predicted right; above it, the hedge was
+    riskier out of sample than predicted.
+    """
+    full = _full_period(results)
+    order = order_methods(list(methods) if methods is not None else list(full["method"].unique()))
+    fig, ax = plt.subplots(figsize=(FIG_WIDTH_IN * 0.75, FIG_WIDTH_IN * 0.75))
+    for method in order:
+        own = full.loc[full["method"] == method]
+        ax.scatter(
+            own["predicted_te"] * PERCENT,
+            own["vol_hedged"] * PERCENT,
+            s=10,
+            alpha=0.6,
+            label=method,
+        )
+    top = float(np.nanmax(full[["predicted_te", "vol_hedged"]].to_numpy())) * PERCENT
+    ax.plot([0, top], [0, top], color="grey", linewidth=0.8, label="realised = predicted")
+    ax.set_xlabel("predicted tracking error (% annualised)")
+    ax.set_ylabel("realised tracking error (% annualised)")
+    ax.set_title("Realised vs predicted tracking error (full test period)")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return figure_to_png(fig)
+
+
+def _percent(values: pd.Series) -> pd.Series:
+    """Format fractions as percentages with one decimal."""
+    return (values * PERCENT).map(lambda x: f"{x:.1f}")
+
+
+def _summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Summary in percent with the 95 % CIs in brackets, for the report."""
+    median, win = "median_variance_reduction", "win_rate"
+    return pd.DataFrame(
+        {
+            "method": summary["method"],
+            "targets": summary["n_targets"],
+            "median VR % [CI]": _percent(summary[median])
+            + " ["
+            + _percent(summary[f"{median}_ci_low"])
+            + ", "
+            + _percent(summary[f"{median}_ci_high"])
+            + "]",
+            "mean VR %": _percent(summary["mean_variance_reduction"]),
+            "win rate vs factor % [CI]": _percent(summary[f"{win}_vs_factor"])
+            + " ["
+            + _percent(summary[f"{win}_ci_low"])
+            + ", "
+            + _percent(summary[f"{win}_ci_high"])
+            + "]",
+            "realised / predicted TE": summary["median_te_ratio"].map(lambda x: f"{x:.2f}"),
+            "median vol unhedged %": _percent(summary["median_vol_unhedged"]),
+            "median vol hedged %": _percent(summary["median_vol_hedged"]),
+        }
+    )
+
+
+def render_backtest_report(
+    results: pd.DataFrame,
+    summary: pd.DataFrame,
+    daily: pd.DataFrame,
+    *,
+    skipped: pd.DataFrame | None = None,
+    tickers: Sequence[str] | None = None,
+    title: str = "Walk-forward hedge backtest",
+) -> BacktestReport:
+    """Assemble the backtest report: summary table, per-month table, and the three plots.
+
+    Parameters
+    ----------
+    results : pd.DataFrame
+        ``backtest_results`` (both scopes).
+    summary : pd.DataFrame
+        ``backtest_summary`` from ``summarise_backtest``.
+    daily : pd.DataFrame
+        ``BacktestEvaluation.daily`` (for the cumulative-return plot).
+    skipped : pd.DataFrame, optional
+        ``BacktestEvaluation.skipped``; counted per reason in the report.
+    tickers : sequence of str, optional
+        Names for the cumulative plot; default ``choose_showcase_tickers`` on ``factor``.
+    title : str
+        First heading.
+
+    Returns
+    -------
+    BacktestReport
+        Markdown with images referenced by file name, and the PNG bytes.
+    """
+    full = _full_period(results)
+    showcase = list(tickers) if tickers is not None else choose_showcase_tickers(results)
+    images = {
+        IMAGE_NAMES["variance_reduction"]: plot_variance_reduction(results),
+        IMAGE_NAMES["cumulative"]: plot_cumulative_returns(daily, showcase),
+        IMAGE_NAMES["te_scatter"]: plot_te_scatter(results),
+    }
+    monthly = results.loc[results["scope"] != SCOPE_FULL_PERIOD]
+    per_month = (
+        monthly.groupby(["as_of", "method"])["variance_reduction"].median().unstack("method")
+        * PERCENT
+    ).reindex(columns=order_methods(list(monthly["method"].unique())))
+    per_month.index = per_month.index.strftime("%Y-%m-%d")
+    start, end = full["test_start"].min(), full["test_end"].max()
+    lines = [
+        f"# {title}",
+        "",
+        f"Out-of-sample test period {start:%Y-%m-%d} to {end:%Y-%m-%d}: each month-end hedge is "
+        "held over the next month's trading days, `(as_of, next as_of]`, and judged on the "
+        "realised daily returns of target minus basket. Variance reduction (VR) = 1 − "
+        "var(hedged) / var(unhedged) over all test days of a target stitched together; targets "
+        "with a hedge for every method "
+        f"({int(summary['n_targets'].iloc[0])} of {full['ticker'].nunique()}) enter the summary.",
+        "",
+        "## Summary per method",
+        "",
+        _summary_table(summary).to_markdown(index=False),
+        "",
+        f"![Variance reduction per method]({IMAGE_NAMES['variance_reduction']})",
+        "",
+        "## Cumulative returns, hedged vs unhedged",
+        "",
+        f"Names: {', '.join(showcase)}"
+        + (" (best, median and worst by the factor hedge's VR)." if tickers is None else "."),
+        "",
+        f"![Cumulative hedged vs unhedged returns]({IMAGE_NAMES['cumulative']})",
+        "",
+        "## Realised vs predicted tracking error",
+        "",
+        f"![Realised vs predicted tracking error]({IMAGE_NAMES['te_scatter']})",
+        "",
+        "## Median monthly variance reduction (%)",
+        "",
+        per_month.reset_index()
+        .rename(columns={"as_of": "as of"})
+        .to_markdown(index=False, floatfmt=".1f"),
+        "",
+    ]
+    if skipped is not None and not skipped.empty:
+        counts = skipped.groupby("reason").size().rename("hedges").reset_index()
+        lines += ["## Hedges not evaluated", "", frame_to_markdown(counts), ""]
+    return BacktestReport(
+        markdown="\n".join(lines), images=images, showcase_tickers=tuple(showcase)
+    )
+
+
+def write_backtest_report(report: BacktestReport, reports_dir: Path | str) -> BacktestReport:
+    """Write the report and its PNGs to ``reports_dir/backtest/`` (replacing earlier files).
+
+    Returns
+    -------
+    BacktestReport
+        ``report`` with ``path`` set to the Markdown file.
+    """
+    folder = Path(reports_dir) / REPORT_SUBDIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, png in report.images.items():
+        (folder / name).write_bytes(png)
+    path = folder / REPORT_NAME
+    path.write_text(report.markdown, encoding="utf-8")
+    return BacktestReport(
+        markdown=report.markdown,
+        images=report.images,
+        showcase_tickers=report.showcase_tickers,
+        path=path,
+    )

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import io
+
+import matplotlib.image as mpimg
+import pandas as pd
+import pytest
+
+from hedging_pipeline.backtest.metrics import evaluate_hedges, summarise_backtest
+from hedging_pipeline.errors import InsufficientHistoryError, MissingColumnError
+from hedging_pipeline.reporting.backtest_report import (
+    IMAGE_NAMES,
+    REPORT_NAME,
+    choose_showcase_tickers,
+    plot_cumulative_returns,
+    plot_te_scatter,
+    plot_variance_reduction,
+    render_backtest_report,
+    write_backtest_report,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def evaluated(panel):
+    ev = evaluate_hedges(panel["weights"], panel["diagnostics"], panel["returns"], panel["splits"])
+    return ev, summarise_backtest(ev.results, n_bootstrap=200)
+
+
+def _image(png: bytes):
+    assert png.startswith(PNG_MAGIC)
+    return mpimg.imread(io.BytesIO(png), format="png")
+
+
+def test_plots_are_decodable_pngs_of_sensible_size(evaluated):
+    ev, _ = evaluated
+    box = _image(plot_variance_reduction(ev.results))
+    scatter = _image(plot_te_scatter(ev.results))
+    one = _image(plot_cumulative_returns(ev.daily, ["T001"]))
+    three = _image(plot_cumulative_returns(ev.daily, ["T001", "T002", "T003"]))
+    for img in (box, scatter, one, three):
+        assert img.shape[0] > 200 and img.shape[1] > 200
+        assert img[..., :3].std() > 0.05  # not a blank canvas
+    assert three.shape[0] > 2.5 * one.shape[0]  # one panel per name
+
+
+def test_showcase_picks_best_median_and_worst_factor_hedge(evaluated):
+    ev, _ = evaluated
+    full = ev.results.query("scope == 'full_period' and method == 'factor'")
+    full = full.sort_values("variance_reduction", ascending=False)
+    picked = choose_showcase_tickers(ev.results)
+    assert picked[0] == full["ticker"].iloc[0]
+    assert picked[-1] == full["ticker"].iloc[-1]
+    assert picked[1] in set(full["ticker"].iloc[18:22])  # middle of 40
+    assert choose_showcase_tickers(ev.results, n=1) == [full["ticker"].iloc[0]]
+
+
+def test_report_is_written_with_its_images_and_numbers(evaluated, tmp_path):
+    ev, summary = evaluated
+    report = render_backtest_report(ev.results, summary, ev.daily, skipped=ev.skipped)
+    written = write_backtest_report(report, tmp_path / "reports")
+    assert written.path == tmp_path / "reports" / "backtest" / REPORT_NAME
+    text = written.path.read_text()
+    for name in IMAGE_NAMES.values():
+        assert f"]({name})" in text
+        assert (written.path.parent / name).read_bytes() == report.images[name]
+    factor = summary.set_index("method").loc["factor"]
+    assert f"{factor['median_variance_reduction'] * 100:.1f} [" in text
+    for method in ("factor", "nlp", "market"):
+        assert f"| {method}" in text
+    assert "| 2020-01-31 |" in text  # monthly table row
+    assert "2020-01-01 to 2020-12-31" in text  # weekdays after the 2019-12-31 rebalance
+    # Re-writing is idempotent.
+    again = write_backtest_report(report, tmp_path / "reports")
+    assert again.path.read_text() == text
+    assert sorted(p.name for p in written.path.parent.iterdir()) == sorted(
+        [REPORT_NAME, *IMAGE_NAMES.values()]
+    )
+
+
+def test_report_counts_skipped_hedges(evaluated):
+    ev, summary = evaluated
+    skipped = pd.DataFrame(
+        {
+            "as_of": [pd.Timestamp("2020-12-31")] * 3,
+            "ticker": ["T001", "T002", "T003"],
+            "method": ["factor"] * 3,
+            "reason": ["no test window after as_of"] * 3,
+        }
+    )
+    text = render_backtest_report(ev.results, summary, ev.daily, skipped=skipped).markdown
+    assert "## Hedges not evaluated" in text and "| no test window after as_of |" in text
+
+
+def test_plot_inputs_are_validated(evaluated):
+    ev, _ = evaluated
+    with pytest.raises(InsufficientHistoryError, match="no full_period rows"):
+        plot_variance_reduction(ev.results.query("scope == 'rebalance'"))
+    with pytest.raises(MissingColumnError, match="missing column 'ret_hedged'"):
+        plot_cumulative_returns(ev.daily.drop(columns="ret_hedged"), ["T001"])
+    with pytest.raises(MissingColumnError, match="backtest_results is missing column 'scope'"):
+        plot_te_scatter(ev.results.drop(columns="scope"))
