@@ -580,7 +580,8 @@ def summarise_backtest(
     methods : sequence of str, optional
         Methods to compare; default every method in ``results``. Must include ``baseline``.
     baseline : str
-        The method win rates are measured against.
+        The method win rates are measured against (the column keeps its CONTRACT name
+        ``win_rate_vs_factor`` whatever the baseline).
     n_bootstrap : int
         Number of bootstrap resamples.
     confidence : float
