@@ -1,0 +1,699 @@
+"""The 7 style exposures (Bloomberg names), point in time, standardised the USE4 way.
+
+Each style is a weighted blend of *descriptors* computed from data known at the close of each date:
+
+=================  ===================================================================  ========
+style              descriptors (weight)                                                 data
+=================  ===================================================================  ========
+size               log market cap (1)                                                   caps
+value              book-to-price (1/2), earnings-to-price (1/2)                         fund.
+momentum           sum of log returns over 252 days ending 21 days ago, half-life 126   returns
+volatility         daily return std, 252 days half-life 42 (1/2); beta to the           returns
+                   cap-weighted market, 252 days half-life 63 (1/2)
+profitability      ROE (1/3), ROA (1/3), operating margin (1/3)                         fund.
+leverage           (cap + debt) / cap (1/3), liabilities / assets (1/3),                fund.
+                   (book + debt) / book (1/3)
+trading_activity   log share turnover over 21 (0.35), 63 (0.35) and 252 (0.30) days    volume
+=================  ===================================================================  ========
+
+Point in time: a fundamentals row is usable from ``period_end + reporting_lag_days`` (90 days: the
+10-K deadline), or from 31 December of ``fiscal_year`` plus the lag when ``period_end`` is missing,
+and for at most ``max_fundamental_age_days`` after that (stale statements are dropped, not carried
+for ever). Rolling windows are trailing and fixed-length, so a value on date ``d`` depends only on
+rows dated ``<= d`` and never on how much history precedes the window. A rolling descriptor needs at
+least half its window observed.
+
+Standardisation, each day over that day's universe (tickers with a positive market cap):
+
+1. each descriptor: ``z = (x - cap-weighted mean) / equal-weighted std``, then clipped at
+   ``±winsor_sigma`` and re-standardised until no value exceeds the bound (USE4's iterative
+   winsorisation; a few passes), on the assets that have it;
+2. the style is the weighted mean of the available descriptor z-scores, standardised again;
+3. if fewer than ``min_coverage`` of the day's assets have the style it is set to 0 for everyone
+   (an unidentified style; the regression then pins its factor return at 0);
+4. otherwise a missing exposure is filled with the cap-weighted mean exposure of the asset's
+   industry (0, the market's, when the industry has none): USE4's fill by industry;
+5. the filled style is standardised and winsorised a last time, so every day has cap-weighted
+   mean 0, equal-weighted std 1 and no value beyond ``±winsor_sigma``.
+
+Tickers without a market cap on a date get no row that day (they could not be weighted). A
+non-positive market cap is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.ndimage import convolve1d
+
+from hedging_pipeline.errors import (
+    DuplicateRowsError,
+    InvalidValueError,
+    MissingColumnError,
+)
+from hedging_pipeline.risk.industries import assign_industries
+from hedging_pipeline.types import STYLE_FACTORS, BoolArray, FloatArray, IntArray
+
+WINSOR_MAX_PASSES = 50
+WINSOR_TOLERANCE = 1e-9
+"""Clip-and-restandardise until no value exceeds ``winsor_sigma * (1 + WINSOR_TOLERANCE)``."""
+DAYS_PER_YEAR_END = (12, 31)
+"""Fiscal year end assumed when ``period_end`` is missing."""
+
+DESCRIPTOR_WEIGHTS: Mapping[str, Mapping[str, float]] = {
+    "size": {"log_cap": 1.0},
+    "value": {"book_to_price": 0.5, "earnings_to_price": 0.5},
+    "momentum": {"relative_strength": 1.0},
+    "volatility": {"daily_std": 0.5, "beta": 0.5},
+    "profitability": {"roe": 1 / 3, "roa": 1 / 3, "operating_margin": 1 / 3},
+    "leverage": {"market_leverage": 1 / 3, "debt_to_assets": 1 / 3, "book_leverage": 1 / 3},
+    "trading_activity": {"turnover_month": 0.35, "turnover_quarter": 0.35, "turnover_year": 0.30},
+}
+"""Descriptor blend of each style (USE4-like weights; renormalised over available descriptors)."""
+
+FUNDAMENTAL_FIELDS = (
+    "total_equity",
+    "total_assets",
+    "total_liabilities",
+    "long_term_debt",
+    "short_term_debt",
+    "net_income",
+    "revenue",
+    "operating_income",
+)
+
+EXPOSURE_COLUMNS = ("date", "ticker", "industry", "market_cap", *STYLE_FACTORS)
+
+
+@dataclass(frozen=True)
+class ExposureParameters:
+    """Windows, lags and limits of the style exposures (trading days unless said otherwise).
+
+    Attributes
+    ----------
+    reporting_lag_days : int
+        Calendar days after a fiscal period end before its statements are used.
+    max_fundamental_age_days : int
+        Calendar days after becoming usable that a statement stays in use.
+    momentum_window_days, momentum_lag_days, momentum_half_life_days : int
+        Relative strength: sum of log returns over the window, skipping the most recent lag days.
+    volatility_window_days, volatility_half_life_days : int
+        Exponentially weighted daily return standard deviation.
+    beta_window_days, beta_half_life_days : int
+        Exponentially weighted beta to the cap-weighted market return.
+    turnover_windows_days : tuple of int
+        Windows of the month, quarter and year share turnover descriptors.
+    min_observation_fraction : float
+        Share of a rolling window that must be observed.
+    winsor_sigma : float
+        Clip standardised descriptors at this many standard deviations.
+    min_coverage : float
+        Share of a day's assets that must have a style for it to be estimated that day.
+    vendor_max_age_days : int
+        Calendar days a vendor exposure stays in use (vendor files are often monthly).
+    """
+
+    reporting_lag_days: int = 90
+    max_fundamental_age_days: int = 730
+    momentum_window_days: int = 252
+    momentum_lag_days: int = 21
+    momentum_half_life_days: int = 126
+    volatility_window_days: int = 252
+    volatility_half_life_days: int = 42
+    beta_window_days: int = 252
+    beta_half_life_days: int = 63
+    turnover_windows_days: tuple[int, int, int] = (21, 63, 252)
+    min_observation_fraction: float = 0.5
+    winsor_sigma: float = 3.0
+    min_coverage: float = 0.5
+    vendor_max_age_days: int = 31
+
+    @property
+    def lookback_days(self) -> int:
+        """Trading days of history needed before the first output date."""
+        return max(
+            self.momentum_window_days + self.momentum_lag_days,
+            self.volatility_window_days,
+            self.beta_window_days,
+            *self.turnover_windows_days,
+        )
+
+
+DEFAULT_PARAMETERS = ExposureParameters()
+TRADING_TO_CALENDAR = 7 / 5 * 1.05
+"""Calendar days per trading day, with 5 % margin for holidays."""
+
+LOOKBACK_CALENDAR_DAYS = int(np.ceil(DEFAULT_PARAMETERS.lookback_days * TRADING_TO_CALENDAR))
+"""Calendar days of prices, returns and caps to load before the first output date."""
+
+
+# -- validation ------------------------------------------------------------------------------------
+def _require(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise MissingColumnError(
+            f"{name}: missing column(s) {', '.join(missing)} (needed for style exposures)"
+        )
+
+
+def _require_unique(frame: pd.DataFrame, name: str) -> None:
+    dup = frame.duplicated(["date", "ticker"])
+    if dup.any():
+        row = frame.loc[dup].iloc[0]
+        raise DuplicateRowsError(
+            f"{name}: (date, ticker) repeats, e.g. ticker {row['ticker']} on "
+            f"{pd.Timestamp(row['date']).date()}"
+        )
+
+
+def _check_caps(market_caps: pd.DataFrame) -> None:
+    cap = market_caps["market_cap"].to_numpy(dtype=float)
+    bad = np.isfinite(cap) & (cap <= 0)
+    if bad.any():
+        row = market_caps.loc[bad].iloc[0]
+        raise InvalidValueError(
+            f"market_caps: column market_cap must be positive, found {row['market_cap']} for "
+            f"ticker {row['ticker']} on {pd.Timestamp(row['date']).date()} ({int(bad.sum())} such rows); "
+            f"use NaN for an unknown cap"
+        )
+
+
+# -- cross-sectional standardisation ---------------------------------------------------------------
+def _standardise(x: FloatArray, cap: FloatArray, have: BoolArray) -> FloatArray:
+    """Rows of ``x``: cap-weighted mean 0 and equal-weighted std 1 over ``have`` (NaN elsewhere)."""
+    w = np.where(have, cap, 0.0)
+    wsum = w.sum(axis=1, keepdims=True)
+    xz = np.where(have, x, 0.0)
+    mean = np.divide(
+        (w * xz).sum(axis=1, keepdims=True), wsum, out=np.zeros_like(wsum), where=wsum > 0
+    )
+    n = have.sum(axis=1, keepdims=True)
+    eq_mean = np.divide(xz.sum(axis=1, keepdims=True), n, out=np.zeros_like(wsum), where=n > 0)
+    var = np.divide(
+        (np.where(have, x - eq_mean, 0.0) ** 2).sum(axis=1, keepdims=True),
+        n,
+        out=np.zeros_like(wsum),
+        where=n > 0,
+    )
+    std = np.sqrt(var)
+    z = np.divide(x - mean, std, out=np.zeros_like(x), where=std > 0)
+    return np.where(have, z, np.nan)
+
+
+def _winsorised_z(
+    x: FloatArray, cap: FloatArray, have: BoolArray, winsor_sigma: float
+) -> FloatArray:
+    """Standardise, then clip at ``±winsor_sigma`` and re-standardise until nothing sticks out."""
+    z = _standardise(x, cap, have)
+    for _ in range(WINSOR_MAX_PASSES):
+        if not (np.abs(np.nan_to_num(z)) > winsor_sigma * (1 + WINSOR_TOLERANCE)).any():
+            break
+        z = _standardise(np.clip(z, -winsor_sigma, winsor_sigma), cap, have)
+    return z
+
+
+def standardise_cross_section(
+    raw: FloatArray,
+    cap: FloatArray,
+    universe: BoolArray,
+    industry_code: IntArray,
+    *,
+    winsor_sigma: float = DEFAULT_PARAMETERS.winsor_sigma,
+    min_coverage: float = DEFAULT_PARAMETERS.min_coverage,
+) -> FloatArray:
+    """Winsorise, standardise and fill one style, day by day (steps 1, 3-5 of the module docstring).
+
+    Parameters
+    ----------
+    raw : FloatArray
+        Raw style values, shape ``(n_dates, n_assets)``; NaN where missing.
+    cap : FloatArray
+        Market caps, same shape (weights of the means).
+    universe : BoolArray
+        Assets in the day's universe, same shape.
+    industry_code : IntArray
+        Industry index of each asset, shape ``(n_assets,)`` (for the fill).
+    winsor_sigma, min_coverage : float
+        See :class:`ExposureParameters`.
+
+    Returns
+    -------
+    FloatArray
+        Standardised exposures, shape ``(n_dates, n_assets)``; NaN outside the universe, complete
+        inside it.
+    """
+    have = universe & np.isfinite(raw)
+    n_universe = universe.sum(axis=1)
+    coverage = np.divide(have.sum(axis=1), n_universe, out=np.zeros(len(raw)), where=n_universe > 0)
+    z = _winsorised_z(raw, cap, have, winsor_sigma)
+
+    onehot = np.zeros((raw.shape[1], int(industry_code.max(initial=-1)) + 1))
+    onehot[np.arange(raw.shape[1]), industry_code] = 1.0
+    w = np.where(have, cap, 0.0)
+    ind_sum = (w * np.nan_to_num(z)) @ onehot
+    ind_w = w @ onehot
+    ind_mean = np.divide(ind_sum, ind_w, out=np.zeros_like(ind_sum), where=ind_w > 0)
+    filled = np.where(have, z, ind_mean[:, industry_code])
+    out = _winsorised_z(filled, cap, universe, winsor_sigma)
+    out[coverage < min_coverage] = 0.0
+    return np.where(universe, out, np.nan)
+
+
+def _blend(descriptors: Mapping[str, FloatArray], weights: Mapping[str, float]) -> FloatArray:
+    """Weighted mean of the available standardised descriptors (weights renormalised)."""
+    num = np.zeros_like(next(iter(descriptors.values())))
+    den = np.zeros_like(num)
+    for name, w in weights.items():
+        z = descriptors[name]
+        ok = np.isfinite(z)
+        num += np.where(ok, w * z, 0.0)
+        den += np.where(ok, w, 0.0)
+    return np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0)
+
+
+# -- rolling descriptors ---------------------------------------------------------------------------
+def _half_life_weights(window: int, half_life: float, lag: int = 0) -> FloatArray:
+    """Weights of lags ``0 .. lag + window - 1``: 0 for the skipped lags, then ``0.5**(l / hl)``."""
+    w = np.zeros(lag + window)
+    w[lag:] = 0.5 ** (np.arange(window) / half_life)
+    return w
+
+
+def _trailing_sum(x: FloatArray, weights: FloatArray) -> FloatArray:
+    """``sum_l weights[l] * x[t - l]`` along axis 0 (rows before the first count as 0)."""
+    return convolve1d(x, weights, axis=0, mode="constant", cval=0.0, origin=-(len(weights) // 2))
+
+
+def _trailing_stats(
+    x: FloatArray, weights: FloatArray, min_fraction: float
+) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Weighted sum of the observed ``x``, the observed weight, and whether enough was observed."""
+    ok = np.isfinite(x)
+    xs = _trailing_sum(np.where(ok, x, 0.0), weights)
+    ws = _trailing_sum(ok.astype(float), weights)
+    count = _trailing_sum(ok.astype(float), (weights > 0).astype(float))
+    enough = count >= min_fraction * (weights > 0).sum()
+    return xs, ws, enough
+
+
+def _momentum(ret: FloatArray, p: ExposureParameters) -> FloatArray:
+    w = _half_life_weights(p.momentum_window_days, p.momentum_half_life_days, p.momentum_lag_days)
+    with np.errstate(invalid="ignore"):
+        log_ret = np.log1p(ret)
+    s, ws, enough = _trailing_stats(log_ret, w, p.min_observation_fraction)
+    full = w.sum()
+    return np.where(enough & (ws > 0), s * full / np.where(ws > 0, ws, 1.0), np.nan)
+
+
+def _weighted_moments(
+    x: FloatArray, y: FloatArray, weights: FloatArray, min_fraction: float
+) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
+    """Weighted covariance of ``x`` and ``y``, variance of ``y`` and of ``x`` over pairs seen."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    xz, yz, okf = np.where(ok, x, 0.0), np.where(ok, y, 0.0), ok.astype(float)
+    sw = _trailing_sum(okf, weights)
+    count = _trailing_sum(okf, (weights > 0).astype(float))
+    enough = (count >= min_fraction * (weights > 0).sum()) & (sw > 0)
+    safe = np.where(sw > 0, sw, 1.0)
+    mx, my = _trailing_sum(xz, weights) / safe, _trailing_sum(yz, weights) / safe
+    cov = _trailing_sum(xz * yz, weights) / safe - mx * my
+    var_y = _trailing_sum(yz * yz, weights) / safe - my * my
+    var_x = _trailing_sum(xz * xz, weights) / safe - mx * mx
+    return cov, var_y, var_x, enough
+
+
+def _volatility_descriptors(
+    ret: FloatArray, cap: FloatArray, p: ExposureParameters
+) -> dict[str, FloatArray]:
+    # Cap-weighted market return with the previous close's caps.
+    prev_cap = np.vstack([np.full((1, cap.shape[1]), np.nan), cap[:-1]])
+    ok = np.isfinite(ret) & np.isfinite(prev_cap)
+    wsum = np.where(ok, prev_cap, 0.0).sum(axis=1)
+    market = np.divide(
+        np.where(ok, prev_cap * ret, 0.0).sum(axis=1),
+        wsum,
+        out=np.full(len(ret), np.nan),
+        where=wsum > 0,
+    )
+    w_vol = _half_life_weights(p.volatility_window_days, p.volatility_half_life_days)
+    _, _, var_r, enough_v = _weighted_moments(ret, ret, w_vol, p.min_observation_fraction)
+    daily_std = np.where(enough_v, np.sqrt(np.clip(var_r, 0.0, None)), np.nan)
+    w_beta = _half_life_weights(p.beta_window_days, p.beta_half_life_days)
+    market_panel = np.broadcast_to(market[:, None], ret.shape)
+    cov, var_m, _, enough_b = _weighted_moments(
+        ret, market_panel, w_beta, p.min_observation_fraction
+    )
+    beta = np.divide(cov, var_m, out=np.full_like(cov, np.nan), where=enough_b & (var_m > 0))
+    return {"daily_std": daily_std, "beta": beta}
+
+
+def _turnover_descriptors(
+    volume: FloatArray, close: FloatArray, cap: FloatArray, p: ExposureParameters
+) -> dict[str, FloatArray]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        turnover = volume * close / cap  # shares traded / shares outstanding
+    out = {}
+    names = ("turnover_month", "turnover_quarter", "turnover_year")
+    for name, window in zip(names, p.turnover_windows_days, strict=True):
+        w = np.ones(window)
+        s, ws, enough = _trailing_stats(turnover, w, p.min_observation_fraction)
+        total = s * window / np.where(ws > 0, ws, 1.0)
+        months = (
+            window / p.turnover_windows_days[0]
+        )  # average monthly turnover, as USE4's STOQ/STOA
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[name] = np.where(enough & (total > 0), np.log(total / months), np.nan)
+    return out
+
+
+# -- fundamentals ----------------------------------------------------------------------------------
+def usable_fundamentals(fundamentals: pd.DataFrame, reporting_lag_days: int) -> pd.DataFrame:
+    """Add ``known_date``: the first date a statement may be used (period end + reporting lag).
+
+    Rows without ``period_end`` use 31 December of ``fiscal_year``; rows with neither are dropped.
+    The result is sorted by ``known_date`` then ``fiscal_year`` (the later year wins a tie).
+    """
+    _require(fundamentals, ("ticker",), "fundamentals")
+    f = fundamentals.copy()
+    period_end = pd.to_datetime(f["period_end"]) if "period_end" in f else pd.NaT
+    if "fiscal_year" in f:
+        year = pd.to_numeric(f["fiscal_year"], errors="coerce")
+        month, day = DAYS_PER_YEAR_END
+        fiscal_end = pd.to_datetime(
+            {"year": year, "month": month, "day": day}, errors="coerce"
+        ).where(year.notna())
+    else:
+        fiscal_end = pd.Series(pd.NaT, index=f.index)
+    end = pd.Series(period_end, index=f.index).fillna(fiscal_end)
+    f["known_date"] = end + pd.Timedelta(days=reporting_lag_days)
+    f = f[f["known_date"].notna()]
+    for column in FUNDAMENTAL_FIELDS:
+        if column not in f:
+            f[column] = np.nan
+    sort = ["known_date", "fiscal_year"] if "fiscal_year" in f else ["known_date"]
+    return f.sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+def _point_in_time_fundamentals(
+    fundamentals: pd.DataFrame, dates: pd.DatetimeIndex, tickers: pd.Index, p: ExposureParameters
+) -> dict[str, FloatArray]:
+    """Each field as of each date: the latest usable non-missing value, ``(n_dates, n_assets)``."""
+    known = usable_fundamentals(fundamentals, p.reporting_lag_days)
+    known = known[known["ticker"].isin(tickers)]
+    grid = pd.DataFrame(
+        {
+            "date": np.repeat(dates.to_numpy(), len(tickers)),
+            "ticker": np.tile(tickers.to_numpy(), len(dates)),
+        }
+    )
+    grid["row"] = np.arange(len(grid))
+    grid = grid.sort_values("date", kind="stable")
+    out = {}
+    for field in FUNDAMENTAL_FIELDS:
+        right = known.loc[known[field].notna(), ["ticker", "known_date", field]]
+        merged = pd.merge_asof(
+            grid,
+            right,
+            left_on="date",
+            right_on="known_date",
+            by="ticker",
+            direction="backward",
+            tolerance=pd.Timedelta(days=p.max_fundamental_age_days),
+        )
+        values = np.full(len(grid), np.nan)
+        values[merged["row"].to_numpy()] = merged[field].to_numpy(dtype=float)
+        out[field] = values.reshape(len(dates), len(tickers))
+    return out
+
+
+def _fundamental_descriptors(f: Mapping[str, FloatArray], cap: FloatArray) -> dict[str, FloatArray]:
+    def ratio(num: FloatArray, den: FloatArray, positive_den: bool = True) -> FloatArray:
+        ok = np.isfinite(num) & np.isfinite(den) & ((den > 0) if positive_den else (den != 0))
+        return np.divide(num, den, out=np.full_like(num, np.nan), where=ok)
+
+    debt = np.where(
+        np.isfinite(f["long_term_debt"]) | np.isfinite(f["short_term_debt"]),
+        np.nan_to_num(f["long_term_debt"]) + np.nan_to_num(f["short_term_debt"]),
+        np.nan,
+    )
+    equity = f["total_equity"]
+    return {
+        "book_to_price": ratio(equity, cap),
+        "earnings_to_price": ratio(f["net_income"], cap),
+        "roe": ratio(f["net_income"], equity),
+        "roa": ratio(f["net_income"], f["total_assets"]),
+        "operating_margin": ratio(f["operating_income"], f["revenue"]),
+        "market_leverage": ratio(cap + debt, cap),
+        "debt_to_assets": ratio(f["total_liabilities"], f["total_assets"]),
+        "book_leverage": ratio(equity + debt, equity),
+    }
+
+
+# -- assembly --------------------------------------------------------------------------------------
+def _wide(
+    frame: pd.DataFrame, column: str, dates: pd.DatetimeIndex, tickers: pd.Index
+) -> FloatArray:
+    out = np.full((len(dates), len(tickers)), np.nan)
+    di = dates.get_indexer(frame["date"])
+    ti = tickers.get_indexer(frame["ticker"])
+    keep = (di >= 0) & (ti >= 0)
+    out[di[keep], ti[keep]] = frame[column].to_numpy(dtype=float)[keep]
+    return out
+
+
+def _industry_codes(industries: pd.DataFrame, tickers: pd.Index) -> tuple[IntArray, pd.Series]:
+    mapping = industries.drop_duplicates("ticker").set_index("ticker")["industry"]
+    missing = tickers.difference(mapping.index)
+    if len(missing):
+        raise InvalidValueError(
+            f"industries: ticker {missing[0]} has a market cap but no industry "
+            f"({len(missing)} such tickers)"
+        )
+    labels = mapping.loc[tickers]
+    codes = pd.Index(sorted(labels.unique())).get_indexer(labels)
+    return codes.astype(np.int64), labels
+
+
+def _to_frame(
+    dates: pd.DatetimeIndex,
+    tickers: pd.Index,
+    universe: BoolArray,
+    labels: pd.Series,
+    cap: FloatArray,
+    styles: Mapping[str, FloatArray],
+) -> pd.DataFrame:
+    di, ti = np.nonzero(universe)
+    frame = pd.DataFrame(
+        {
+            "date": dates.to_numpy()[di],
+            "ticker": tickers.to_numpy()[ti],
+            "industry": labels.to_numpy()[ti].astype(str),
+            "market_cap": cap[di, ti],
+        }
+    )
+    for name in STYLE_FACTORS:
+        frame[name] = styles[name][di, ti]
+    return frame
+
+
+def _output_dates(
+    dates: Iterable[pd.Timestamp] | None, calendar: pd.DatetimeIndex
+) -> pd.DatetimeIndex:
+    if dates is None:
+        return calendar
+    wanted = pd.DatetimeIndex(pd.to_datetime(list(dates))).unique().sort_values()
+    return wanted[wanted.isin(calendar)]
+
+
+def compute_style_exposures(
+    prices: pd.DataFrame,
+    daily_returns: pd.DataFrame,
+    market_caps: pd.DataFrame,
+    companies: pd.DataFrame,
+    fundamentals: pd.DataFrame,
+    dates: Iterable[pd.Timestamp] | None = None,
+    *,
+    industries: pd.DataFrame | None = None,
+    parameters: ExposureParameters = DEFAULT_PARAMETERS,
+) -> pd.DataFrame:
+    """Compute the standardised style exposures known at the close of each date.
+
+    Parameters
+    ----------
+    prices : pd.DataFrame
+        ``date, ticker, close, volume``: traded close and share volume (for turnover).
+    daily_returns : pd.DataFrame
+        ``date, ticker, ret``: simple returns from ``adj_close``.
+    market_caps : pd.DataFrame
+        ``date, ticker, market_cap`` in USD; NaN for unknown (such tickers get no row that day).
+    companies : pd.DataFrame
+        ``ticker, gics_sector`` (and finer GICS columns); used when ``industries`` is not given.
+    fundamentals : pd.DataFrame
+        Annual statements: ``ticker``, ``period_end`` and/or ``fiscal_year``, and the fields of
+        :data:`FUNDAMENTAL_FIELDS` (missing ones count as NaN).
+    dates : iterable of Timestamp, optional
+        Dates to output (trading days present in ``market_caps``); default: all of them. The other
+        frames should reach :attr:`ExposureParameters.lookback_days` trading days further back.
+    industries : pd.DataFrame, optional
+        ``ticker, industry``; default :func:`~hedging_pipeline.risk.industries.assign_industries`
+        on the tickers of ``market_caps``.
+    parameters : ExposureParameters
+        Windows, lags and limits.
+
+    Returns
+    -------
+    pd.DataFrame
+        CONTRACT ``style_exposures``: ``date, ticker, industry, market_cap`` and the 7 styles,
+        sorted by (date, ticker), complete (no NaN).
+
+    Raises
+    ------
+    MissingColumnError, DuplicateRowsError
+        Malformed inputs.
+    InvalidValueError
+        A non-positive market cap, or a ticker without an industry.
+    """
+    _require(prices, ("date", "ticker", "close", "volume"), "prices")
+    _require(daily_returns, ("date", "ticker", "ret"), "daily_returns")
+    _require(market_caps, ("date", "ticker", "market_cap"), "market_caps")
+    for frame, name in (
+        (prices, "prices"),
+        (daily_returns, "daily_returns"),
+        (market_caps, "market_caps"),
+    ):
+        _require_unique(frame, name)
+    _check_caps(market_caps)
+
+    calendar = pd.DatetimeIndex(
+        pd.concat([prices["date"], daily_returns["date"], market_caps["date"]]).unique()
+    ).sort_values()
+    out_dates = _output_dates(dates, pd.DatetimeIndex(market_caps["date"].unique()).sort_values())
+    if len(out_dates) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in EXPOSURE_COLUMNS}).astype(
+            {"date": "datetime64[ns]", "ticker": str, "industry": str}
+        )
+    calendar = calendar[calendar <= out_dates[-1]]
+    caps_out = market_caps[market_caps["date"].isin(out_dates) & market_caps["market_cap"].notna()]
+    tickers = pd.Index(sorted(caps_out["ticker"].unique()))
+    if industries is None:
+        industries = assign_industries(companies, tickers)
+    codes, labels = _industry_codes(industries, tickers)
+
+    cap_all = _wide(market_caps, "market_cap", calendar, tickers)
+    ret_all = _wide(daily_returns, "ret", calendar, tickers)
+    rows = calendar.get_indexer(out_dates)
+    cap = cap_all[rows]
+    universe = np.isfinite(cap)
+
+    descriptors: dict[str, FloatArray] = {"log_cap": np.log(np.where(universe, cap, np.nan))}
+    descriptors["relative_strength"] = _momentum(ret_all, parameters)[rows]
+    descriptors |= {
+        k: v[rows] for k, v in _volatility_descriptors(ret_all, cap_all, parameters).items()
+    }
+    turnover = _turnover_descriptors(
+        _wide(prices, "volume", calendar, tickers),
+        _wide(prices, "close", calendar, tickers),
+        cap_all,
+        parameters,
+    )
+    descriptors |= {k: v[rows] for k, v in turnover.items()}
+    funds = _point_in_time_fundamentals(fundamentals, out_dates, tickers, parameters)
+    descriptors |= _fundamental_descriptors(funds, cap)
+
+    z = {
+        name: _winsorised_z(x, cap, universe & np.isfinite(x), parameters.winsor_sigma)
+        for name, x in descriptors.items()
+    }
+    styles = {
+        style: standardise_cross_section(
+            _blend(z, DESCRIPTOR_WEIGHTS[style]),
+            cap,
+            universe,
+            codes,
+            winsor_sigma=parameters.winsor_sigma,
+            min_coverage=parameters.min_coverage,
+        )
+        for style in STYLE_FACTORS
+    }
+    return _to_frame(out_dates, tickers, universe, labels, cap, styles)
+
+
+def standardise_vendor_exposures(
+    vendor_exposures: pd.DataFrame,
+    market_caps: pd.DataFrame,
+    industries: pd.DataFrame,
+    dates: Iterable[pd.Timestamp] | None = None,
+    *,
+    parameters: ExposureParameters = DEFAULT_PARAMETERS,
+) -> pd.DataFrame:
+    """Turn vendor exposures (e.g. a Bloomberg PORT export) into CONTRACT ``style_exposures``.
+
+    Each output date uses, per ticker, the latest vendor row dated on or before it and at most
+    ``vendor_max_age_days`` old; each style is then winsorised, standardised and filled exactly like
+    the computed ones (:func:`standardise_cross_section`), so both paths feed the regression the
+    same scale.
+
+    Parameters
+    ----------
+    vendor_exposures : pd.DataFrame
+        ``date, ticker`` and the 7 style columns (the loader renames PORT headers).
+    market_caps : pd.DataFrame
+        ``date, ticker, market_cap``: the universe and weights of each output date.
+    industries : pd.DataFrame
+        ``ticker, industry``.
+    dates : iterable of Timestamp, optional
+        Dates to output (default: every date of ``market_caps``).
+    parameters : ExposureParameters
+        ``winsor_sigma``, ``min_coverage`` and ``vendor_max_age_days`` apply.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``date, ticker, industry, market_cap`` and the 7 styles, sorted by (date, ticker).
+
+    Raises
+    ------
+    MissingColumnError, DuplicateRowsError, InvalidValueError
+        Malformed inputs, a non-positive market cap, a ticker without an industry.
+    """
+    _require(vendor_exposures, ("date", "ticker", *STYLE_FACTORS), "exposures")
+    _require(market_caps, ("date", "ticker", "market_cap"), "market_caps")
+    _require_unique(vendor_exposures, "exposures")
+    _require_unique(market_caps, "market_caps")
+    _check_caps(market_caps)
+    out_dates = _output_dates(dates, pd.DatetimeIndex(market_caps["date"].unique()).sort_values())
+    caps_out = market_caps[market_caps["date"].isin(out_dates) & market_caps["market_cap"].notna()]
+    tickers = pd.Index(sorted(caps_out["ticker"].unique()))
+    codes, labels = _industry_codes(industries, tickers)
+    cap = _wide(caps_out, "market_cap", out_dates, tickers)
+    universe = np.isfinite(cap)
+
+    left = caps_out[["date", "ticker"]].sort_values("date", kind="stable")
+    right = vendor_exposures[["date", "ticker", *STYLE_FACTORS]].rename(
+        columns={"date": "vendor_date"}
+    )
+    right = right.sort_values("vendor_date", kind="stable")
+    merged = pd.merge_asof(
+        left,
+        right,
+        left_on="date",
+        right_on="vendor_date",
+        by="ticker",
+        direction="backward",
+        tolerance=pd.Timedelta(days=parameters.vendor_max_age_days),
+    )
+    styles = {
+        style: standardise_cross_section(
+            _wide(merged, style, out_dates, tickers),
+            cap,
+            universe,
+            codes,
+            winsor_sigma=parameters.winsor_sigma,
+            min_coverage=parameters.min_coverage,
+        )
+        for style in STYLE_FACTORS
+    }
+    return _to_frame(out_dates, tickers, universe, labels, cap, styles)
