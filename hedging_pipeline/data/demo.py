@@ -931,6 +931,7 @@ def _simulate_market(
     for position, ratio in SPLITS:
         d = round(position * (n_days - 1))
         eligible = (layout.listing_day <= d - SPLIT_MIN_HISTORY_DAYS) & (split_day < 0)
+        eligible &= ~ex_day[d]  # no dividend on a split day: its per-share basis would be ambiguous
         if not eligible.any():
             continue
         level = np.where(eligible, close_nosplit[d - 1] / np.cumprod(split, axis=0)[d - 1], -np.inf)
