@@ -431,8 +431,7 @@ def demo_trading_days(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.
     Weekdays without the regular NYSE holidays: New Year's Day (Sunday -> Monday; a Saturday one is
     not moved), Martin Luther King Jr. Day, Presidents' Day, Good Friday, Memorial Day, Juneteenth
     (from 2022), Independence Day, Labor Day, Thanksgiving and Christmas (Saturday -> Friday,
-    Sunday -> Monday). One-off
-    closures (national days of mourning, storms) are not modelled.
+    Sunday -> Monday). One-off closures (national days of mourning, storms) are not modelled.
 
     Parameters
     ----------
@@ -465,8 +464,7 @@ def build_demo_frames(
         Seed of the ``numpy.random.SeedSequence`` every draw comes from (non-negative).
     n_tickers : int
         Number of priced tickers, shared out over the 13 sub-industries in proportion to their
-        template
-        weights (the default 60 gives the template counts exactly).
+        template weights (the default 60 gives the template counts exactly).
     start, end : str
         Calendar bounds of the price history (``YYYY-MM-DD``), inclusive.
 
@@ -478,8 +476,7 @@ def build_demo_frames(
     ------
     InvalidValueError
         If the seed is negative, ``n_tickers`` is outside the supported range, a date does not
-        parse, or the
-        span holds fewer than ``MIN_TRADING_DAYS`` trading days.
+        parse, or the span holds fewer than ``MIN_TRADING_DAYS`` trading days.
     """
     templates = _load_templates()
     days = _validate(seed, n_tickers, start, end, templates)
@@ -581,8 +578,8 @@ def ensure_demo_universe(
 
     The folder is current when its manifest names this generator version and these parameters and
     every file it lists exists with the recorded row count; then nothing is rewritten. Otherwise
-    (missing or unreadable
-    manifest or file, another version, other parameters) the universe is generated afresh.
+    (missing or unreadable manifest or file, another version, other parameters) the universe is
+    generated afresh.
 
     Parameters
     ----------
@@ -602,6 +599,7 @@ def ensure_demo_universe(
         On invalid parameters (see :func:`build_demo_frames`).
     """
     out_dir = Path(out_dir)
+    _validate(seed, n_tickers, start, end, _load_templates())
     parameters = _parameters(seed, n_tickers, start, end)
     if not _is_current(out_dir, parameters):
         generate_demo_universe(out_dir, seed=seed, n_tickers=n_tickers, start=start, end=end)
@@ -975,10 +973,9 @@ def _simulate_market(
         - TURNOVER_SIZE_ELASTICITY * size
         + TURNOVER_VOL_ELASTICITY * vol_z
     )
-    shock = np.abs(planted.noise) / sigma
-    log_volume_noise = VOLUME_NOISE * rng.standard_normal(
-        (n_days, n)
-    ) + VOLUME_SHOCK_SENSITIVITY * (shock - shock.mean())
+    shock = np.abs(planted.noise) / sigma  # news days trade more
+    log_volume_noise = VOLUME_NOISE * rng.standard_normal((n_days, n))
+    log_volume_noise += VOLUME_SHOCK_SENSITIVITY * (shock - shock.mean())
     volume = np.maximum(np.rint(shares * turnover * np.exp(log_volume_noise)), 1.0).astype(np.int64)
 
     def hide(values: FloatArray) -> FloatArray:
@@ -1004,9 +1001,8 @@ def _simulate_market(
 def _snapshot(days: pd.DatetimeIndex) -> tuple[int, str]:
     """Trading-day index and column name of the market-cap snapshot.
 
-    The first trading day of February of the second calendar year of the span when the span reaches
-    it, else
-    of the first February in the span (a one-year span always holds one).
+    The first trading day of February of the span's second calendar year when the span reaches it,
+    else of the first February in the span (a one-year span always holds one).
     """
     first, last = days[0], days[-1]
     for year in (first.year + 1, first.year, first.year + 2):
@@ -1025,9 +1021,8 @@ def _snapshot(days: pd.DatetimeIndex) -> tuple[int, str]:
 # ================================================================================================
 def _prices_frame(days: pd.DatetimeIndex, layout: _Layout, market: _Market) -> pd.DataFrame:
     n_days, n = market.alive.shape
-    order = np.argsort(
-        np.asarray(layout.tickers), kind="stable"
-    )  # rows by (ticker, date) like the real file
+    # rows by (ticker, date), like the real file
+    order = np.argsort(np.asarray(layout.tickers), kind="stable")
     mask = market.alive[:, order].T.ravel()
     date_grid = np.broadcast_to(days.to_numpy()[:, None], (n_days, n))[:, order].T.ravel()
     ticker_grid = np.broadcast_to(np.asarray(layout.tickers, dtype=object)[None, :], (n_days, n))
@@ -1135,9 +1130,9 @@ def _fundamentals_frame(
         months = spec.fiscal_year_end_months
         month = months[int(rng.integers(len(months)))]
         listing = days[layout.listing_day[i]]
+        late = layout.listing_day[i] > 0
         for year in range(first_year, last_year + 1):
             end = _period_end(year, month)
-            late = layout.listing_day[i] > 0
             if end > days[-1] or (late and end.year < listing.year - PRE_LISTING_YEARS):
                 continue
             d = int(np.searchsorted(day_values, end.to_datetime64(), side="right")) - 1
