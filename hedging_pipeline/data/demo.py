@@ -22,14 +22,15 @@ four raw files of the drop folder (CONTRACT.md) with the columns and dtypes of t
 
 Daily simple returns of asset ``i`` on day ``t`` are planted as
 
-    r_it = mu_it + beta_i m_t + g_i s_{t,sector(i)} + h_i u_{t,sub(i)} + sum_k z_ik f_tk + e_it,
+    r_it = mu_it + beta_i m_t + s_{t,sector(i)} + u_{t,sub(i)} + sum_k z_ik f_tk + e_it,
 
-with a market factor ``m`` (drift plus volatility regime), sector factors ``s``, sub-industry
-factors ``u``, style factors ``f`` for size, value and volatility with standardised loadings
-``z``, a persistent (momentum-like) AR(1) drift ``mu``, and Student-t idiosyncratic noise ``e``
-whose scale varies across assets (smaller companies are more volatile). All factor scales follow
-one shared AR(1) log-volatility regime. The planted factor returns, loadings and per-ticker facts
-go under ``truth/``.
+with a market factor ``m`` (drift plus volatility regime) and dispersed betas, sector factors
+``s`` and sub-industry factors ``u`` (unit loadings: industry membership is a dummy), style
+factors ``f`` for size, value and volatility with standardised loadings ``z``, a persistent
+(momentum-like) AR(1) drift ``mu``, and Student-t idiosyncratic noise ``e`` whose scale varies
+across assets (smaller companies are more volatile). All factor scales follow one shared AR(1)
+log-volatility regime. The planted factor returns, loadings and per-ticker facts go under
+``truth/``.
 
 The same seed always gives identical frames: every draw comes from ``numpy.random.Generator``s
 spawned from one ``SeedSequence``, one per part (names, returns, prices, fundamentals, texts, AI
@@ -99,10 +100,10 @@ SECTOR_VOL_DAILY = 0.008
 SUB_INDUSTRY_VOL_DAILY = 0.005
 STYLE_FACTORS_PLANTED = ("size", "value", "volatility")
 """Style factors present in the planted returns (the names match ``types.STYLE_FACTORS``)."""
-STYLE_VOL_DAILY = (0.003, 0.0025, 0.003)
+STYLE_VOL_DAILY = (0.003, 0.003, 0.003)
 """Daily volatility of the planted style factor returns, ordered as ``STYLE_FACTORS_PLANTED``."""
-LOADING_DISPERSION = 0.2
-"""Standard deviation of log beta, log sector and log sub-industry loadings around their means."""
+BETA_DISPERSION = 0.2
+"""Standard deviation of log market beta around its sector's beta."""
 VOL_REGIME_PERSISTENCE = 0.985
 """Daily AR(1) coefficient of the shared log-volatility regime (half-life about 46 days)."""
 VOL_REGIME_SHOCK = 0.07
@@ -166,7 +167,7 @@ PRE_LISTING_YEARS = 1
 """Fiscal years a late listing reports before it lists (its prospectus)."""
 RATIO_DISPERSION = 0.1
 """Standard deviation of log leverage and asset-turnover ratios around the sub-industry's."""
-BOOK_TO_PRICE_DISPERSION = 0.3
+BOOK_TO_PRICE_DISPERSION = 0.5
 YEARLY_NOISE = 0.06
 MARGIN_NOISE = 0.2
 SHORT_TERM_DEBT_SHARE = 0.04
@@ -265,8 +266,8 @@ class DemoFrames:
     truth_factor_returns : pd.DataFrame
         Planted factor returns: date, factor, ret (daily simple returns).
     truth_loadings : pd.DataFrame
-        Planted loadings: ticker, factor, loading (market beta, sector and sub-industry loadings,
-        and the standardised size, value and volatility loadings).
+        Planted loadings: ticker, factor, loading (market beta, 1 on the ticker's sector and
+        sub-industry, and the standardised size, value and volatility loadings).
     truth_tickers : pd.DataFrame
         One row per priced ticker: sector, sub-industry, AI role, listing date, daily idiosyncratic
         volatility, initial market cap, book-to-price, dividend yield, split date and ratio.
@@ -842,10 +843,11 @@ def _plant_returns(
     n_sectors, n_subs = len(sectors), len(subs)
     loadings = np.zeros((n, len(factors)))
     sector_beta = np.array([subs[k].sector_beta for k in sub_of])
-    loadings[:, 0] = sector_beta * np.exp(LOADING_DISPERSION * rng.standard_normal(n))
+    loadings[:, 0] = sector_beta * np.exp(BETA_DISPERSION * rng.standard_normal(n))
     rows = np.arange(n)
-    loadings[rows, 1 + sector_of] = np.exp(LOADING_DISPERSION * rng.standard_normal(n))
-    loadings[rows, 1 + n_sectors + sub_of] = np.exp(LOADING_DISPERSION * rng.standard_normal(n))
+    # Industry membership is a pure dummy, as in the risk model; sensitivities differ through beta.
+    loadings[rows, 1 + sector_of] = 1.0
+    loadings[rows, 1 + n_sectors + sub_of] = 1.0
     style_start = 1 + n_sectors + n_subs
     loadings[:, style_start:] = np.column_stack(
         [size, _standardise(np.log(book_to_price)), _standardise(log_idio)]
