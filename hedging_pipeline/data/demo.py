@@ -39,6 +39,7 @@ roles), so that editing the texts does not change the prices.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -71,8 +72,9 @@ from scipy.signal import lfilter
 from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.types import MARKET_FACTOR, TRADING_DAYS_PER_YEAR, FloatArray
 
-GENERATOR_VERSION = "1"
-"""Bump whenever the output changes for a given seed; ``ensure_demo_universe`` then regenerates."""
+GENERATOR_VERSION = "2"
+"""Bump whenever the code changes the output for a given seed; ``ensure_demo_universe`` then
+regenerates. Edits of the template file are caught by its digest in the manifest."""
 DEFAULT_SEED = 20240601
 DEFAULT_N_TICKERS = 60
 DEFAULT_START = "2020-01-01"
@@ -372,6 +374,7 @@ class _SubIndustry:
 class _Templates:
     sub_industries: tuple[_SubIndustry, ...]
     text: dict[str, str]
+    digest: str  # sha256 of the template file
 
     @property
     def sectors(self) -> tuple[str, ...]:
@@ -559,6 +562,7 @@ def generate_demo_universe(
     manifest = {
         "generator": __name__,
         "version": GENERATOR_VERSION,
+        "templates_sha256": _load_templates().digest,
         "parameters": _parameters(seed, n_tickers, start, end),
         "files": row_counts,
         "summary": summary,
@@ -688,7 +692,8 @@ def _load_templates() -> _Templates:
                     **values,
                 )
             )
-    return _Templates(sub_industries=tuple(subs), text=dict(raw["text"]))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _Templates(sub_industries=tuple(subs), text=dict(raw["text"]), digest=digest)
 
 
 def _parameters(seed: int, n_tickers: int, start: str, end: str) -> dict[str, Any]:
@@ -1490,6 +1495,8 @@ def _write_parquet(frame: pd.DataFrame, path: Path, schema: pa.Schema | None) ->
 def _is_current(out_dir: Path, parameters: dict[str, Any]) -> bool:
     manifest = read_demo_manifest(out_dir)
     if manifest is None or manifest.get("version") != GENERATOR_VERSION:
+        return False
+    if manifest.get("templates_sha256") != _load_templates().digest:
         return False
     if manifest.get("parameters") != parameters:
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -601,6 +602,18 @@ def test_ensure_regenerates_on_generator_version_change(
     assert _identity(out / "prices.parquet") != before
     manifest = read_demo_manifest(out)
     assert manifest is not None and manifest["version"] == "next"
+
+
+def test_ensure_regenerates_when_the_templates_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = ensure_demo_universe(tmp_path / "demo", **SMALL)
+    before = _identity(out / "descriptions.parquet")
+    edited = dataclasses.replace(demo._load_templates(), digest="edited")
+    monkeypatch.setattr(demo, "_load_templates", lambda: edited)
+    ensure_demo_universe(out, **SMALL)
+    assert _identity(out / "descriptions.parquet") != before
+    assert read_demo_manifest(out)["templates_sha256"] == "edited"
 
 
 def test_ensure_regenerates_stale_or_damaged_folders(tmp_path: Path) -> None:
