@@ -1,0 +1,1 @@
+"""Factor risk model: style exposures, daily factor regression, covariance, specific risk."""

@@ -176,8 +176,8 @@ def _check_caps(market_caps: pd.DataFrame) -> None:
         row = market_caps.loc[bad].iloc[0]
         raise InvalidValueError(
             f"market_caps: column market_cap must be positive, found {row['market_cap']} for "
-            f"ticker {row['ticker']} on {pd.Timestamp(row['date']).date()} ({int(bad.sum())} such rows); "
-            f"use NaN for an unknown cap"
+            f"ticker {row['ticker']} on {pd.Timestamp(row['date']).date()} "
+            f"({int(bad.sum())} such rows); use NaN for an unknown cap"
         )
 
 
