@@ -67,12 +67,11 @@ from pandas.tseries.holiday import (
     nearest_workday,
     sunday_to_monday,
 )
-from scipy.signal import lfilter
 
 from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.types import MARKET_FACTOR, TRADING_DAYS_PER_YEAR, FloatArray
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 """Bump whenever the code changes the output for a given seed; ``ensure_demo_universe`` then
 regenerates. Edits of the template file are caught by its digest in the manifest."""
 DEFAULT_SEED = 20240601
@@ -809,9 +808,10 @@ def _ar1(
     """AR(1) paths along axis 0 started in their stationary law: ``x_t = phi x_{t-1} + eta_t``."""
     innovation_sd = stationary_sd * math.sqrt(1.0 - phi**2)
     shocks = rng.standard_normal(shape) * innovation_sd
-    start = rng.standard_normal(shape[1:]) * stationary_sd
-    initial = (phi * start)[np.newaxis, ...]
-    paths, _ = lfilter([1.0], [1.0, -phi], shocks, axis=0, zi=initial)
+    paths = np.empty(shape)
+    paths[0] = rng.standard_normal(shape[1:]) * stationary_sd
+    for t in range(1, shape[0]):  # a recursion in time, vectorised across assets
+        paths[t] = phi * paths[t - 1] + shocks[t]
     return paths
 
 
