@@ -1,0 +1,1 @@
+"""Semantic peers: description cleaning, chunking, embeddings, peers, evaluation, clusters."""

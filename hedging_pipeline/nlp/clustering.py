@@ -1,0 +1,285 @@
+"""A map of the universe: UMAP (cosine) to 2-D for the plot and ~5-D for HDBSCAN, plus AI roles.
+
+* :func:`cluster_companies` embeds the unit company vectors with UMAP twice (2-D for the scatter, a
+  few dimensions for clustering, where density is better preserved), then clusters the latter with
+  HDBSCAN; ``cluster = -1`` is noise. UMAP is seeded, which also makes it single-threaded and
+  reproducible.
+* :func:`ai_roles` scores descriptions with two keyword lists: *makers* build what AI runs on or is
+  (semiconductors, GPUs and accelerators, data centres and cloud platforms, foundation models);
+  *users* mention applying AI or machine learning without making it. :func:`ai_cluster_view` lists
+  which clusters hold which names.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import HDBSCAN
+
+from hedging_pipeline.errors import InvalidValueError
+from hedging_pipeline.nlp.embedding import l2_normalise
+from hedging_pipeline.types import FloatArray
+
+NOISE = -1
+"""HDBSCAN's label for companies in no cluster."""
+
+UMAP_N_NEIGHBORS = 15
+UMAP_MIN_DIST_PLOT = 0.1
+"""Some spread in the plot so labels do not sit on top of each other."""
+UMAP_MIN_DIST_CLUSTER = 0.0
+"""Tight packing for clustering (the UMAP documentation's advice for HDBSCAN)."""
+CLUSTER_DIMENSIONS = 5
+MIN_CLUSTER_SIZE = 8
+MIN_COMPANIES_TO_MAP = 10
+"""Below this, UMAP's neighbourhood graph is not meaningful."""
+
+MAKER_PATTERNS: tuple[str, ...] = (
+    r"semiconductors?",
+    r"\bgpus?\b",
+    r"graphics processing units?",
+    r"accelerated computing",
+    r"\b(?:ai )?accelerators?\b",
+    r"\bchips?\b",
+    r"micro ?processors?",
+    r"\bcpus?\b",
+    r"\bwafers?\b",
+    r"\bfoundr(?:y|ies)\b",
+    r"data cent(?:er|re)s?",
+    r"hyperscale",
+    r"cloud (?:computing|platforms?|infrastructure|services)",
+    r"foundation models?",
+    r"large language models?",
+    r"\bllms?\b",
+    r"ai (?:infrastructure|models?|chips?|supercomput\w*)",
+)
+"""Makers: the AI supply chain (chips, accelerators, data centres, cloud, model builders)."""
+
+AI_PATTERNS: tuple[str, ...] = (
+    r"artificial intelligence",
+    r"\bai\b",
+    r"\bgenai\b",
+    r"generative",
+    r"machine learning",
+    r"deep learning",
+    r"neural networks?",
+)
+"""Mentions of using AI."""
+
+MAKER_DENSITY = 2.0
+"""Maker-term hits per 1,000 words from which a company counts as an AI maker."""
+USER_DENSITY = 0.5
+"""AI-term hits per 1,000 words from which a non-maker counts as an AI user."""
+WORDS_PER_DENSITY = 1000
+
+ROLES = ("maker", "user", "other")
+
+_MAKER = re.compile("|".join(f"(?:{p})" for p in MAKER_PATTERNS), re.IGNORECASE)
+_AI = re.compile("|".join(f"(?:{p})" for p in AI_PATTERNS), re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ClusterMap:
+    """UMAP + HDBSCAN result.
+
+    Attributes
+    ----------
+    frame : pd.DataFrame
+        Columns ticker, cluster (-1 = noise), x, y (2-D UMAP); sorted by ticker.
+    n_clusters : int
+        Clusters found (noise excluded).
+    noise_fraction : float
+        Share of companies labelled noise.
+    """
+
+    frame: pd.DataFrame
+    n_clusters: int
+    noise_fraction: float
+
+
+def _umap(unit: FloatArray, n_components: int, min_dist: float, n_neighbors: int, seed: int):
+    """Seeded cosine UMAP of unit rows to ``n_components`` dimensions."""
+    import umap  # heavy import (numba); only when a map is drawn
+
+    with warnings.catch_warnings():
+        # "n_jobs value 1 overridden to 1 by setting random_state": intended, for reproducibility
+        warnings.filterwarnings("ignore", message=".*n_jobs.*", category=UserWarning)
+        reducer = umap.UMAP(
+            n_components=n_components,
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            metric="cosine",
+            random_state=seed,
+            # spectral init needs a connected graph; small universes use random init
+            init="spectral" if len(unit) > 2 * n_neighbors else "random",
+        )
+        return np.asarray(reducer.fit_transform(unit), dtype=np.float64)
+
+
+def cluster_companies(
+    tickers: Sequence[str],
+    embeddings: FloatArray,
+    *,
+    seed: int = 0,
+    n_neighbors: int = UMAP_N_NEIGHBORS,
+    cluster_dimensions: int = CLUSTER_DIMENSIONS,
+    min_cluster_size: int = MIN_CLUSTER_SIZE,
+) -> ClusterMap:
+    """Map companies to 2-D and cluster them (UMAP cosine + HDBSCAN).
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        Row order of ``embeddings``.
+    embeddings : FloatArray
+        Company vectors, shape ``(n, d)``.
+    seed : int
+        UMAP seed (both projections).
+    n_neighbors : int
+        UMAP neighbourhood size (capped at ``n - 1``).
+    cluster_dimensions : int
+        UMAP dimensions fed to HDBSCAN.
+    min_cluster_size : int
+        HDBSCAN's smallest cluster.
+
+    Returns
+    -------
+    ClusterMap
+        Per-company cluster and 2-D position, cluster count and noise share.
+
+    Raises
+    ------
+    InvalidValueError
+        If shapes disagree, an embedding is not finite, or fewer than ``MIN_COMPANIES_TO_MAP``.
+    """
+    vectors = np.asarray(embeddings, dtype=np.float64)
+    if vectors.ndim != 2 or len(tickers) != len(vectors):
+        raise InvalidValueError(
+            f"company_clusters: {len(tickers)} tickers for embeddings of shape {vectors.shape}"
+        )
+    if len(vectors) < MIN_COMPANIES_TO_MAP:
+        raise InvalidValueError(
+            f"company_clusters: {len(vectors)} companies with embeddings; need at least "
+            f"{MIN_COMPANIES_TO_MAP} to draw a map"
+        )
+    if not np.isfinite(vectors).all():
+        raise InvalidValueError("company_clusters: non-finite company embeddings")
+    order = np.argsort(np.asarray(tickers, dtype=str), kind="stable")
+    names = np.asarray(tickers, dtype=str)[order]
+    unit = l2_normalise(vectors[order])
+    neighbours = min(n_neighbors, len(unit) - 1)
+    plane = _umap(unit, 2, UMAP_MIN_DIST_PLOT, neighbours, seed)
+    space = _umap(unit, cluster_dimensions, UMAP_MIN_DIST_CLUSTER, neighbours, seed)
+    labels = HDBSCAN(min_cluster_size=min(min_cluster_size, len(unit) // 2), copy=True).fit_predict(
+        space
+    )
+    frame = pd.DataFrame(
+        {"ticker": names, "cluster": labels.astype(np.int64), "x": plane[:, 0], "y": plane[:, 1]}
+    )
+    clusters = np.unique(labels[labels != NOISE])
+    return ClusterMap(frame, int(len(clusters)), float(np.mean(labels == NOISE)))
+
+
+def ai_roles(
+    texts: Mapping[str, str],
+    *,
+    maker_density: float = MAKER_DENSITY,
+    user_density: float = USER_DENSITY,
+) -> pd.DataFrame:
+    """Classify companies as AI makers, AI users or other by keyword density in their descriptions.
+
+    ``maker`` if maker-term hits per 1,000 words >= ``maker_density``; else ``user`` if AI-term
+    hits per 1,000 words >= ``user_density``; else ``other``.
+
+    Parameters
+    ----------
+    texts : mapping
+        ``{ticker: description}`` (all sources of a company may be concatenated).
+    maker_density, user_density : float
+        Thresholds in hits per 1,000 words.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ticker, n_words, maker_hits, ai_hits, maker_density, ai_density, role; sorted by
+        ticker.
+    """
+    tickers = sorted(texts)
+    n_words = np.array([max(len(texts[t].split()), 1) for t in tickers], dtype=np.int64)
+    maker_hits = np.array([len(_MAKER.findall(texts[t])) for t in tickers], dtype=np.int64)
+    ai_hits = np.array([len(_AI.findall(texts[t])) for t in tickers], dtype=np.int64)
+    maker_rate = WORDS_PER_DENSITY * maker_hits / n_words
+    ai_rate = WORDS_PER_DENSITY * ai_hits / n_words
+    role = np.where(
+        maker_rate >= maker_density, "maker", np.where(ai_rate >= user_density, "user", "other")
+    )
+    return pd.DataFrame(
+        {
+            "ticker": tickers,
+            "n_words": n_words,
+            "maker_hits": maker_hits,
+            "ai_hits": ai_hits,
+            "maker_density": maker_rate,
+            "ai_density": ai_rate,
+            "role": role,
+        }
+    )
+
+
+def ai_cluster_view(clusters: pd.DataFrame, roles: pd.DataFrame) -> pd.DataFrame:
+    """Which clusters hold the AI makers and which the AI users, with the names.
+
+    Parameters
+    ----------
+    clusters : pd.DataFrame
+        Columns ticker, cluster (from :func:`cluster_companies`).
+    roles : pd.DataFrame
+        Columns ticker, role (from :func:`ai_roles`); companies missing here count as ``other``.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per cluster (noise as -1): cluster, n_companies, n_makers, n_users, maker_share,
+        user_share, makers, users (comma-separated tickers), dominant (``maker``/``user``/``other``,
+        whichever role is most common among makers and users, ``other`` when neither appears);
+        sorted by maker share then user share, descending.
+    """
+    merged = clusters[["ticker", "cluster"]].merge(
+        roles[["ticker", "role"]], on="ticker", how="left"
+    )
+    merged["role"] = merged["role"].fillna("other")
+    rows = []
+    for cluster, group in merged.groupby("cluster", sort=True):
+        makers = sorted(group.loc[group["role"] == "maker", "ticker"])
+        users = sorted(group.loc[group["role"] == "user", "ticker"])
+        n = len(group)
+        dominant = (
+            "other"
+            if not makers and not users
+            else "maker"
+            if len(makers) >= len(users)
+            else "user"
+        )
+        rows.append(
+            {
+                "cluster": int(cluster),
+                "n_companies": n,
+                "n_makers": len(makers),
+                "n_users": len(users),
+                "maker_share": len(makers) / n,
+                "user_share": len(users) / n,
+                "makers": ", ".join(makers),
+                "users": ", ".join(users),
+                "dominant": dominant,
+            }
+        )
+    view = pd.DataFrame(rows)
+    if view.empty:
+        return view
+    return view.sort_values(
+        ["maker_share", "user_share", "cluster"], ascending=[False, False, True]
+    ).reset_index(drop=True)

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from hedging_pipeline.errors import InvalidValueError
+from hedging_pipeline.nlp.clustering import NOISE, ai_cluster_view, ai_roles, cluster_companies
+from hedging_pipeline_tests.nlp.test_peers import planted_groups
+
+
+@pytest.fixture(scope="module")
+def planted_map():
+    tickers, x, groups = planted_groups(n_groups=4, per_group=15, dim=24, noise=0.04, seed=11)
+    return tickers, x, groups, cluster_companies(tickers, x, seed=7)
+
+
+def test_planted_groups_are_recovered(planted_map):
+    tickers, _, groups, result = planted_map
+    frame = result.frame
+    assert list(frame.columns) == ["ticker", "cluster", "x", "y"]
+    assert frame["ticker"].tolist() == sorted(tickers)
+    truth = pd.Series(groups, index=tickers).loc[frame["ticker"]].to_numpy()
+    clustered = frame["cluster"].to_numpy() != NOISE
+    assert result.n_clusters == 4
+    assert result.noise_fraction == pytest.approx(1 - clustered.mean())
+    assert result.noise_fraction <= 0.1
+    assert adjusted_rand_score(truth[clustered], frame["cluster"].to_numpy()[clustered]) == 1.0
+    # the 2-D map keeps groups apart: each company's nearest 2-D neighbour is in its group
+    xy = frame[["x", "y"]].to_numpy()
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    assert (truth[d.argmin(axis=1)] == truth).mean() >= 0.95
+
+
+def test_same_seed_same_map(planted_map):
+    tickers, x, _, result = planted_map
+    again = cluster_companies(list(reversed(tickers)), x[::-1], seed=7)
+    pd.testing.assert_frame_equal(again.frame, result.frame)
+
+
+def test_too_few_companies_for_a_map():
+    with pytest.raises(InvalidValueError, match="5 companies with embeddings; need at least 10"):
+        cluster_companies(list("ABCDE"), np.eye(5), seed=0)
+    with pytest.raises(InvalidValueError, match="3 tickers for embeddings of shape"):
+        cluster_companies(list("ABC"), np.eye(2))
+
+
+TEXTS = {
+    "NVDA": "Nvidia designs GPUs and accelerated computing platforms for data centers; its chips "
+    "train large language models. Nvidia sells semiconductors and AI infrastructure.",
+    "AMZN": "Amazon runs a retail marketplace and AWS, a cloud computing platform with data "
+    "centers that hosts foundation models and AI chips for customers.",
+    "JPM": "JPMorgan is a bank. It lends money to households and firms, takes deposits, and uses "
+    "artificial intelligence and machine learning to detect fraud and serve clients. " * 2,
+    "DUK": "Duke Energy generates and distributes electricity to customers in the Carolinas, "
+    "Florida and the Midwest from gas, nuclear and renewable power plants. " * 3,
+}
+
+
+def test_ai_roles_separate_makers_users_and_others():
+    roles = ai_roles(TEXTS).set_index("ticker")
+    assert roles["role"].to_dict() == {
+        "AMZN": "maker",
+        "DUK": "other",
+        "JPM": "user",
+        "NVDA": "maker",
+    }
+    assert roles.loc["NVDA", "maker_hits"] >= 6
+    assert roles.loc["JPM", "ai_hits"] == 4 and roles.loc["JPM", "maker_hits"] == 0
+    assert roles.loc["DUK", "maker_hits"] == roles.loc["DUK", "ai_hits"] == 0
+    n_words = len(TEXTS["JPM"].split())
+    assert roles.loc["JPM", "ai_density"] == pytest.approx(1000 * 4 / n_words)
+
+
+def test_ai_cluster_view_lists_names_per_cluster():
+    clusters = pd.DataFrame(
+        {"ticker": ["NVDA", "AMZN", "JPM", "DUK", "XYZ"], "cluster": [0, 0, 1, 1, -1]}
+    )
+    view = ai_cluster_view(clusters, ai_roles(TEXTS)).set_index("cluster")
+    assert view.loc[0, "makers"] == "AMZN, NVDA" and view.loc[0, "users"] == ""
+    assert view.loc[0, "dominant"] == "maker" and view.loc[0, "maker_share"] == 1.0
+    assert view.loc[1, "users"] == "JPM" and view.loc[1, "dominant"] == "user"
+    assert view.loc[1, "user_share"] == 0.5
+    assert view.loc[-1, "dominant"] == "other" and view.loc[-1, "n_companies"] == 1
+    assert view.index.tolist() == [0, 1, -1]  # makers first, then users
