@@ -1,0 +1,1 @@
+"""Hedge construction: problem, certified optimiser, candidates per method, CLI service."""

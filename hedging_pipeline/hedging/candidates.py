@@ -1,0 +1,166 @@
+"""Candidate hedge names per method: semantic peers, GICS group, correlation, largest caps.
+
+Every function takes the universe the risk is known for, never returns the target itself, and orders
+its result by the method's own preference (peer rank, correlation, cap) so that "top n" is a prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hedging_pipeline.errors import InvalidValueError, MissingColumnError
+from hedging_pipeline.risk.industries import GICS_LEVELS, assign_industries
+from hedging_pipeline.types import FloatArray
+
+PEER_COLUMNS = ("ticker", "peer", "rank")
+
+
+def peer_lists(peers: pd.DataFrame, model: str | None = None) -> dict[str, list[str]]:
+    """Semantic peers per ticker, best rank first, from CONTRACT ``semantic_peers`` rows.
+
+    Parameters
+    ----------
+    peers : pd.DataFrame
+        ``ticker, peer, rank`` (and ``similarity, model``).
+    model : str, optional
+        Embedding model whose peers to use; required when the table holds several models.
+
+    Returns
+    -------
+    dict
+        ``ticker -> [peer, ...]`` ordered by ``rank``; a ticker is never its own peer.
+
+    Raises
+    ------
+    MissingColumnError
+        If a required column is missing.
+    InvalidValueError
+        If several models are present and ``model`` is not given (or not present).
+    """
+    missing = [c for c in PEER_COLUMNS if c not in peers.columns]
+    if missing:
+        raise MissingColumnError(f"semantic_peers: missing column {missing[0]!r}")
+    frame = peers
+    if "model" in frame.columns:
+        models = sorted(frame["model"].dropna().unique())
+        if model is not None:
+            if model not in models:
+                raise InvalidValueError(
+                    f"semantic_peers: no peers for model {model!r} (models present: {models})"
+                )
+            frame = frame[frame["model"] == model]
+        elif len(models) > 1:
+            raise InvalidValueError(
+                f"semantic_peers: {len(models)} models present ({models}); say which to hedge with"
+            )
+    frame = frame[frame["ticker"] != frame["peer"]].sort_values(["ticker", "rank", "peer"])
+    return {str(t): [str(p) for p in g["peer"]] for t, g in frame.groupby("ticker", sort=True)}
+
+
+def semantic_candidates(
+    peers: dict[str, list[str]], target: str, universe: Collection[str], n: int
+) -> list[str]:
+    """Return the target's ``n`` best-ranked semantic peers that have risk (in ``universe``)."""
+    return [p for p in peers.get(target, []) if p != target and p in universe][:n]
+
+
+def gics_groups(companies: pd.DataFrame, universe: Collection[str], min_members: int) -> pd.Series:
+    """Label each ticker with its GICS group (finest level, merged up to ``min_members`` names).
+
+    Uses the risk model's industry rule (``risk.industries.assign_industries``) started at the
+    finest GICS column in ``companies`` (sub-industry when present), so every group has
+    ``min_members`` names.
+
+    Returns
+    -------
+    pd.Series
+        ``ticker -> group label`` over ``universe``.
+    """
+    finest = [c for c in GICS_LEVELS if c in companies.columns]
+    if not finest:
+        raise MissingColumnError("companies: missing column 'gics_sector' (needed for gics hedges)")
+    known = set(companies["ticker"].astype(str))
+    tickers = sorted(t for t in universe if t in known)
+    groups = assign_industries(companies, tickers, level=finest[-1], min_members=min_members)
+    return groups.set_index("ticker")["industry"]
+
+
+def gics_candidates(groups: pd.Series, target: str) -> list[str]:
+    """Names of the target's GICS group other than the target (sorted); empty if it has no group."""
+    if target not in groups.index:
+        return []
+    label = groups.loc[target]
+    return sorted(t for t in groups.index[groups.to_numpy() == label] if t != target)
+
+
+def correlation_ranking(window: pd.DataFrame) -> tuple[tuple[str, ...], FloatArray]:
+    """Correlation matrix of a wide returns window (complete columns only).
+
+    Returns
+    -------
+    tickers : tuple of str
+    corr : FloatArray
+        ``(n, n)`` Pearson correlations.
+    """
+    complete = window.loc[:, window.notna().all().to_numpy()]
+    values = complete.to_numpy(dtype=np.float64)
+    centred = values - values.mean(axis=0)
+    norm = np.sqrt(np.einsum("ij,ij->j", centred, centred))
+    norm = np.where(norm > 0, norm, np.inf)
+    z = centred / norm
+    return tuple(str(c) for c in complete.columns), z.T @ z
+
+
+def correlation_candidates(
+    tickers: Sequence[str], corr: FloatArray, target: str, universe: Collection[str], n: int
+) -> list[str]:
+    """Return the ``n`` names whose returns correlate most with the target's (ties by ticker)."""
+    try:
+        row = corr[list(tickers).index(target)]
+    except ValueError:
+        return []
+    order = sorted(
+        (i for i, t in enumerate(tickers) if t != target and t in universe),
+        key=lambda i: (-row[i], tickers[i]),
+    )
+    return [tickers[i] for i in order[:n]]
+
+
+def largest_names(
+    caps: pd.Series, target: str, universe: Collection[str], n: int
+) -> tuple[list[str], FloatArray]:
+    """Return the ``n`` largest names by market cap other than the target, with their caps."""
+    eligible = caps[[t for t in caps.index if t != target and t in universe]]
+    eligible = eligible[np.isfinite(eligible.to_numpy(dtype=float)) & (eligible > 0)]
+    top = eligible.sort_values(ascending=False, kind="stable").iloc[:n]
+    return [str(t) for t in top.index], top.to_numpy(dtype=np.float64)
+
+
+def capped_weights(values: FloatArray, max_weight: float) -> FloatArray:
+    """Weights proportional to ``values``, each ≤ ``max_weight``, summing to 1 (water-filling).
+
+    Names above the cap are fixed at the cap and the rest is re-spread proportionally, until none
+    exceeds it.
+
+    Raises
+    ------
+    InvalidValueError
+        If ``len(values) · max_weight < 1`` or a value is not positive.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size * max_weight < 1.0 - 1e-12 or (v <= 0).any():
+        raise InvalidValueError(
+            f"cap weights: {v.size} positive values cannot sum to 1 under a {max_weight} cap"
+        )
+    capped = np.zeros(v.size, dtype=bool)
+    w = v / v.sum()
+    while (w > max_weight + 1e-15).any():
+        capped |= w > max_weight
+        if capped.all():
+            return np.full(v.size, 1.0 / v.size)
+        rest = 1.0 - max_weight * capped.sum()
+        w = np.where(capped, max_weight, rest * v / v[~capped].sum())
+    return w

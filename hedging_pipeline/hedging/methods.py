@@ -1,0 +1,514 @@
+"""Hedge methods: candidate names, the risk that prices them, optimised or fixed weights.
+
+=============  ===========================================  ============  =======================
+method         candidates                                   risk          weights
+=============  ===========================================  ============  =======================
+``factor``     the whole universe of the risk model         factor model  optimised (certified)
+``nlp``        top ``n_semantic_candidates`` semantic peers  sample cov.   optimised (certified)
+``nlp_equal``  top ``n_equal_peers`` semantic peers          sample cov.   equal (the seed's rule)
+``hybrid``     top ``n_semantic_candidates`` semantic peers  factor model  optimised (certified)
+``gics``       the target's GICS group                      factor model  optimised (certified)
+``correlation`` top ``n_correlation_candidates`` by trailing  factor model  optimised (certified)
+               correlation of daily returns
+``market``     the ``n_market_names`` largest caps          factor model  cap-weighted, capped
+=============  ===========================================  ============  =======================
+
+``nlp`` and ``nlp_equal`` use no factor model at all: their risk is the sample covariance of the
+``sample_window_days`` daily returns up to ``as_of`` (``problem.risk_from_returns``), so the NLP
+family stands on its own; the baselines use the factor model so that they differ from
+``factor``/``hybrid`` only in their candidates. Every method excludes the target from its own basket
+and uses only data known at ``as_of``: the risk model of ``as_of``, returns and market caps dated on
+or before ``as_of``, and
+the (static) semantic peers.
+
+Each (target, method) hedge carries a *fingerprint*: a hash of everything that determines it (method
+settings, candidates, the risk rows of the target and candidates, the shared factor covariance or
+sample window, fixed weights). ``compute_hedges(..., previous=...)`` reuses a previous hedge whose
+fingerprint is unchanged, so a changed input re-solves only the hedges it touches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hedging_pipeline.errors import (
+    HedgingError,
+    InsufficientHistoryError,
+    InvalidValueError,
+    MissingColumnError,
+)
+from hedging_pipeline.hedging import candidates as cand
+from hedging_pipeline.hedging.problem import (
+    FactorisedRisk,
+    HedgeProblem,
+    build_problem,
+    risk_from_model,
+    risk_from_returns,
+)
+from hedging_pipeline.hedging.solve import (
+    HedgeResult,
+    SolverSettings,
+    evaluate_fixed,
+    solve_hedge,
+)
+from hedging_pipeline.risk.model import RiskModel
+from hedging_pipeline.types import METHODS, FloatArray, Method
+
+WEIGHT_COLUMNS = ("as_of", "ticker", "method", "hedge_ticker", "weight")
+DIAGNOSTIC_COLUMNS = (
+    "as_of",
+    "ticker",
+    "method",
+    "predicted_te",
+    "lower_bound",
+    "gap",
+    "solve_ms",
+    "objective",
+    "target_vol",
+    "n_names",
+    "n_candidates",
+    "status",
+    "risk_source",
+    "fingerprint",
+    "message",
+)
+"""``hedge_diagnostics`` columns: CONTRACT's first seven, then ours. ``lower_bound`` and
+``objective`` are annualised variances, ``predicted_te`` and ``target_vol`` annualised vols;
+``status`` is
+``certified``/``uncertified``/``fixed_weights``, or ``infeasible`` (then the numbers are NaN, there
+are no weights and ``message`` says why)."""
+
+INFEASIBLE = "infeasible"
+
+
+@dataclass(frozen=True)
+class HedgeSettings:
+    """Parameters of every hedge method.
+
+    Attributes
+    ----------
+    solver : SolverSettings
+        ``max_names=10``, ``max_weight=0.25``, ``gap_tolerance=0.005``.
+    n_semantic_candidates : int
+        Semantic peers offered to ``nlp`` and ``hybrid``.
+    n_equal_peers : int
+        Peers equally weighted by ``nlp_equal`` (the seed's top-10).
+    n_correlation_candidates : int
+        Most correlated names offered to ``correlation``.
+    n_market_names : int
+        Largest names in the ``market`` basket.
+    sample_window_days : int
+        Trailing daily returns of the sample covariance (``nlp``, ``nlp_equal``) and the
+        correlations.
+    min_sample_days : int
+        Fewest dates the sample window must hold.
+    min_gics_members : int
+        Smallest GICS group (target included) before merging up a level; 11 leaves 10 candidates.
+    peer_model : str or None
+        Embedding model of ``semantic_peers`` to use (needed only when several are stored).
+    """
+
+    solver: SolverSettings = field(default_factory=SolverSettings)
+    n_semantic_candidates: int = 30
+    n_equal_peers: int = 10
+    n_correlation_candidates: int = 30
+    n_market_names: int = 10
+    sample_window_days: int = 252
+    min_sample_days: int = 126
+    min_gics_members: int = 11
+    peer_model: str | None = None
+
+    def digest(self, method: str) -> str:
+        """Stable text of the settings (part of every fingerprint)."""
+        return f"{method}|{sorted(asdict(self).items())}"
+
+
+@dataclass(frozen=True)
+class HedgeContext:
+    """Everything known at ``as_of`` that hedges are built from, prepared once per rebalance date.
+
+    Build it with :func:`hedge_context`.
+    """
+
+    as_of: pd.Timestamp
+    settings: HedgeSettings
+    model_risk: FactorisedRisk
+    sample_risk: FactorisedRisk | None
+    sample_problem: str | None  # why there is no sample risk
+    peers: dict[str, list[str]]
+    gics: pd.Series
+    corr_tickers: tuple[str, ...]
+    corr: FloatArray
+    caps: pd.Series
+
+
+@dataclass(frozen=True)
+class HedgePlan:
+    """What one (target, method) hedge is solved from (cheap to build; fingerprinted)."""
+
+    target: str
+    method: Method
+    risk: FactorisedRisk
+    problem: HedgeProblem
+    fixed_weights: FloatArray | None
+    fingerprint: str
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """Candidate names (target and names without risk removed)."""
+        return self.problem.candidates
+
+
+def _wide_returns(returns: pd.DataFrame, as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:
+    for column in ("date", "ticker", "ret"):
+        if column not in returns.columns:
+            raise MissingColumnError(f"daily_returns: missing column {column!r}")
+    dates = pd.to_datetime(returns["date"])
+    known = returns.loc[dates <= as_of]
+    if known.duplicated(["date", "ticker"]).any():
+        raise InvalidValueError("daily_returns: duplicate (date, ticker) rows in the hedge window")
+    wide = known.pivot(index="date", columns="ticker", values="ret").sort_index()
+    wide.index = pd.to_datetime(wide.index)
+    return wide.iloc[-window_days:]
+
+
+def _latest_caps(market_caps: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    if "market_cap" not in market_caps.columns or "ticker" not in market_caps.columns:
+        raise MissingColumnError("market_caps: needs columns 'ticker' and 'market_cap'")
+    frame = market_caps
+    if "date" in frame.columns:
+        frame = frame.loc[pd.to_datetime(frame["date"]) <= as_of].sort_values(["date", "ticker"])
+    frame = frame.dropna(subset=["market_cap"])
+    latest = frame.groupby("ticker", sort=True)["market_cap"].last()
+    latest.index = latest.index.astype(str)
+    return latest.astype(float)
+
+
+def hedge_context(
+    as_of: pd.Timestamp | str,
+    risk_model: RiskModel,
+    peers: pd.DataFrame,
+    returns_window: pd.DataFrame,
+    companies: pd.DataFrame,
+    market_caps: pd.DataFrame,
+    settings: HedgeSettings | None = None,
+) -> HedgeContext:
+    """Prepare the inputs known at ``as_of`` (risk roots, peers, GICS groups, correlations, caps).
+
+    Parameters
+    ----------
+    as_of : Timestamp or str
+        Rebalance date (close).
+    risk_model : RiskModel
+        Factor model as of ``as_of`` (a model dated later is refused: look-ahead).
+    peers : pd.DataFrame
+        CONTRACT ``semantic_peers`` rows.
+    returns_window : pd.DataFrame
+        CONTRACT ``daily_returns`` rows (``date, ticker, ret``); rows after ``as_of`` are ignored.
+    companies : pd.DataFrame
+        ``ticker`` and GICS columns.
+    market_caps : pd.DataFrame
+        ``ticker, market_cap`` and optionally ``date`` (the latest value on or before ``as_of`` is
+        used).
+    settings : HedgeSettings, optional
+
+    Returns
+    -------
+    HedgeContext
+
+    Raises
+    ------
+    InvalidValueError
+        If the risk model is dated after ``as_of`` or holds NaN.
+    InfeasibleHedgeError
+        If the factor covariance is not PSD or a specific variance is not positive.
+    MissingColumnError
+        If an input frame lacks a required column.
+    """
+    when = pd.Timestamp(as_of)
+    st = settings or HedgeSettings()
+    if pd.Timestamp(risk_model.as_of) > when:
+        raise InvalidValueError(
+            f"risk model dated {pd.Timestamp(risk_model.as_of).date()} used for hedges as of "
+            f"{when.date()} (look-ahead)"
+        )
+    model_risk = risk_from_model(risk_model)
+    wide = _wide_returns(returns_window, when, st.sample_window_days)
+    sample_risk, why = None, None
+    try:
+        sample_risk = risk_from_returns(wide, when, st.min_sample_days)
+    except InsufficientHistoryError as exc:
+        why = str(exc)
+    corr_tickers, corr = cand.correlation_ranking(wide)
+    return HedgeContext(
+        as_of=when,
+        settings=st,
+        model_risk=model_risk,
+        sample_risk=sample_risk,
+        sample_problem=why,
+        peers=cand.peer_lists(peers, st.peer_model),
+        gics=cand.gics_groups(companies, model_risk.tickers, st.min_gics_members),
+        corr_tickers=corr_tickers,
+        corr=corr,
+        caps=_latest_caps(market_caps, when),
+    )
+
+
+def _fingerprint(
+    ctx: HedgeContext,
+    method: str,
+    target: str,
+    risk: FactorisedRisk,
+    names: Sequence[str],
+    fixed: FloatArray | None,
+) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(ctx.settings.digest(method).encode())
+    h.update(f"|{ctx.as_of.isoformat()}|{target}|{risk.digest}|{','.join(names)}|".encode())
+    for t in (target, *names):
+        h.update(risk.row_digests[risk.index_of(t)].encode())
+    if fixed is not None:
+        h.update(np.ascontiguousarray(fixed).tobytes())
+    return h.hexdigest()
+
+
+def plan_hedge(ctx: HedgeContext, target: str, method: Method) -> HedgePlan:
+    """Candidates, risk and (for fixed-weight methods) weights of one hedge, with its fingerprint.
+
+    Raises
+    ------
+    UnknownTickerError
+        If the target has no risk (model, or complete sample window) on ``as_of``.
+    InsufficientHistoryError
+        If a sample-risk method is asked for while the returns window is too short.
+    InfeasibleHedgeError
+        If fewer than ``ceil(1 / max_weight)`` candidates are available.
+    InvalidValueError
+        If ``method`` is unknown.
+    """
+    st = ctx.settings
+    min_names = st.solver.min_names
+    fixed: FloatArray | None = None
+    if method in ("nlp", "nlp_equal"):
+        if ctx.sample_risk is None:
+            raise InsufficientHistoryError(f"ticker {target!r}, {method}: {ctx.sample_problem}")
+        risk = ctx.sample_risk
+    else:
+        risk = ctx.model_risk
+    risk.index_of(target)
+    universe = risk.positions
+    if method == "factor":
+        names = [t for t in risk.tickers if t != target]
+    elif method in ("nlp", "hybrid"):
+        names = cand.semantic_candidates(ctx.peers, target, universe, st.n_semantic_candidates)
+    elif method == "nlp_equal":
+        names = cand.semantic_candidates(ctx.peers, target, universe, st.n_equal_peers)
+    elif method == "gics":
+        names = cand.gics_candidates(ctx.gics, target)
+    elif method == "correlation":
+        names = cand.correlation_candidates(
+            ctx.corr_tickers, ctx.corr, target, universe, st.n_correlation_candidates
+        )
+    elif method == "market":
+        names, caps = cand.largest_names(ctx.caps, target, universe, st.n_market_names)
+    else:
+        raise InvalidValueError(f"unknown hedge method {method!r}; expected one of {METHODS}")
+    # build_problem checks the count; run it here so a plan is always solvable
+    problem = build_problem(risk, target, names, min_names)
+    names = list(problem.candidates)
+    if method == "nlp_equal":
+        fixed = np.full(len(names), 1.0 / len(names))
+    elif method == "market":
+        fixed = cand.capped_weights(caps, st.solver.max_weight)
+    return HedgePlan(
+        target=target,
+        method=method,
+        risk=risk,
+        problem=problem,
+        fixed_weights=fixed,
+        fingerprint=_fingerprint(ctx, method, target, risk, names, fixed),
+    )
+
+
+def solve_plan(ctx: HedgeContext, plan: HedgePlan) -> HedgeResult:
+    """Solve (or evaluate, for fixed-weight methods) one planned hedge."""
+    solver = ctx.settings.solver
+    if plan.fixed_weights is not None:
+        return evaluate_fixed(plan.problem, plan.fixed_weights, solver, plan.method)
+    return solve_hedge(plan.problem, solver, plan.method)
+
+
+def hedge_one(ctx: HedgeContext, target: str, method: Method) -> tuple[HedgePlan, HedgeResult]:
+    """Plan and solve one hedge; raises the plan's errors (for the CLI)."""
+    plan = plan_hedge(ctx, target, method)
+    return plan, solve_plan(ctx, plan)
+
+
+def compute_hedges(
+    as_of: pd.Timestamp | str,
+    risk_model: RiskModel,
+    peers: pd.DataFrame,
+    returns_window: pd.DataFrame,
+    companies: pd.DataFrame,
+    market_caps: pd.DataFrame,
+    methods: Sequence[Method] = METHODS,
+    targets: Sequence[str] | None = None,
+    settings: HedgeSettings | None = None,
+    previous: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hedges of every target by every method as of one rebalance date.
+
+    Parameters
+    ----------
+    as_of : Timestamp or str
+        Rebalance date; only data known at its close is used.
+    risk_model : RiskModel
+        Factor risk model as of ``as_of``.
+    peers : pd.DataFrame
+        CONTRACT ``semantic_peers``.
+    returns_window : pd.DataFrame
+        CONTRACT ``daily_returns`` rows covering at least ``sample_window_days`` before ``as_of``.
+    companies : pd.DataFrame
+        ``ticker`` and GICS columns.
+    market_caps : pd.DataFrame
+        ``ticker, market_cap`` (and ``date``).
+    methods : sequence of Method
+        Default: all seven.
+    targets : sequence of str, optional
+        Tickers to hedge; default: every ticker of the risk model.
+    settings : HedgeSettings, optional
+    previous : (hedge_weights, hedge_diagnostics), optional
+        Earlier rows of this ``as_of``; a hedge whose fingerprint is unchanged is copied, not
+        re-solved.
+
+    Returns
+    -------
+    hedge_weights : pd.DataFrame
+        ``as_of, ticker, method, hedge_ticker, weight`` (CONTRACT), sorted.
+    hedge_diagnostics : pd.DataFrame
+        :data:`DIAGNOSTIC_COLUMNS`, one row per (ticker, method) asked for; ``attrs["reused"]``
+        counts the hedges copied from ``previous``.
+    """
+    ctx = hedge_context(as_of, risk_model, peers, returns_window, companies, market_caps, settings)
+    prev_weights, prev_diag = _previous_index(previous, ctx.as_of)
+    weight_rows: list[pd.DataFrame] = []
+    diag_rows: list[dict] = []
+    reused = 0
+    for target in ctx.model_risk.tickers if targets is None else targets:
+        for method in methods:
+            try:
+                plan = plan_hedge(ctx, target, method)
+            except HedgingError as exc:
+                diag_rows.append(_infeasible_row(ctx.as_of, target, method, str(exc)))
+                continue
+            key = (target, method)
+            old = prev_diag.get(key)
+            if old is not None and old["fingerprint"] == plan.fingerprint:
+                diag_rows.append(old)
+                if key in prev_weights:
+                    weight_rows.append(prev_weights[key])
+                reused += 1
+                continue
+            result = solve_plan(ctx, plan)
+            diag_rows.append(_diagnostic_row(result, plan.fingerprint))
+            weight_rows.append(_weight_frame(result))
+    weights = _frame(weight_rows, WEIGHT_COLUMNS)
+    diagnostics = pd.DataFrame(diag_rows, columns=list(DIAGNOSTIC_COLUMNS))
+    diagnostics = diagnostics.sort_values(["ticker", "method"], kind="stable").reset_index(
+        drop=True
+    )
+    diagnostics["as_of"] = ctx.as_of
+    diagnostics.attrs["reused"] = reused
+    return weights, diagnostics
+
+
+def _frame(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    out = pd.concat(parts, ignore_index=True)[list(columns)]
+    out = out.sort_values(
+        ["ticker", "method", "weight", "hedge_ticker"], ascending=[True, True, False, True]
+    )
+    return out.reset_index(drop=True)
+
+
+def _weight_frame(result: HedgeResult) -> pd.DataFrame:
+    m = len(result.tickers)
+    return pd.DataFrame(
+        {
+            "as_of": [result.as_of] * m,
+            "ticker": [result.target] * m,
+            "method": [result.method] * m,
+            "hedge_ticker": list(result.tickers),
+            "weight": result.weights,
+        }
+    )
+
+
+def _diagnostic_row(result: HedgeResult, fingerprint: str) -> dict:
+    return {
+        "as_of": result.as_of,
+        "ticker": result.target,
+        "method": result.method,
+        "predicted_te": result.predicted_te,
+        "lower_bound": result.lower_bound,
+        "gap": result.gap,
+        "solve_ms": result.solve_ms,
+        "objective": result.objective,
+        "target_vol": result.target_vol,
+        "n_names": len(result.tickers),
+        "n_candidates": result.n_candidates,
+        "status": result.status,
+        "risk_source": result.risk_source,
+        "fingerprint": fingerprint,
+        "message": "",
+    }
+
+
+def _infeasible_row(as_of: pd.Timestamp, target: str, method: str, message: str) -> dict:
+    return {
+        "as_of": as_of,
+        "ticker": target,
+        "method": method,
+        "predicted_te": math.nan,
+        "lower_bound": math.nan,
+        "gap": math.nan,
+        "solve_ms": math.nan,
+        "objective": math.nan,
+        "target_vol": math.nan,
+        "n_names": 0,
+        "n_candidates": 0,
+        "status": INFEASIBLE,
+        "risk_source": "",
+        "fingerprint": "",
+        "message": message,
+    }
+
+
+def _previous_index(
+    previous: tuple[pd.DataFrame, pd.DataFrame] | None, as_of: pd.Timestamp
+) -> tuple[dict[tuple[str, str], pd.DataFrame], dict[tuple[str, str], dict]]:
+    if previous is None:
+        return {}, {}
+    weights, diagnostics = previous
+    if diagnostics.empty or "fingerprint" not in diagnostics.columns:
+        return {}, {}
+    diag = diagnostics.loc[
+        (pd.to_datetime(diagnostics["as_of"]) == as_of) & (diagnostics["status"] != INFEASIBLE)
+    ]
+    rows = {
+        (str(r["ticker"]), str(r["method"])): {c: r[c] for c in DIAGNOSTIC_COLUMNS}
+        for r in diag.to_dict("records")
+    }
+    w = weights.loc[pd.to_datetime(weights["as_of"]) == as_of] if not weights.empty else weights
+    groups = {
+        (str(t), str(m)): g[list(WEIGHT_COLUMNS)].assign(as_of=as_of)
+        for (t, m), g in w.groupby(["ticker", "method"], sort=False)
+    }
+    return groups, rows
