@@ -208,10 +208,13 @@ def _winsorised_z(
 ) -> FloatArray:
     """Standardise, then clip at ``±winsor_sigma`` and re-standardise until nothing sticks out."""
     z = _standardise(x, cap, have)
+    bound = winsor_sigma * (1 + WINSOR_TOLERANCE)
     for _ in range(WINSOR_MAX_PASSES):
-        if not (np.abs(np.nan_to_num(z)) > winsor_sigma * (1 + WINSOR_TOLERANCE)).any():
+        # Only the days with a value beyond the bound are re-standardised (the others are done).
+        rows = np.flatnonzero((np.abs(np.where(have, z, 0.0)) > bound).any(axis=1))
+        if rows.size == 0:
             break
-        z = _standardise(np.clip(z, -winsor_sigma, winsor_sigma), cap, have)
+        z[rows] = _standardise(np.clip(z[rows], -winsor_sigma, winsor_sigma), cap[rows], have[rows])
     return z
 
 

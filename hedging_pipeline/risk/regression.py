@@ -713,6 +713,7 @@ def estimate_factor_returns_reference(
     max_exposure_age_days: int = MAX_EXPOSURE_AGE_DAYS,
     skip_thin_days: bool = False,
     tolerance: float = REFERENCE_TOLERANCE,
+    exact: bool = False,
 ) -> FactorRegressionResult:
     """Slow per-date reference of :func:`estimate_factor_returns` (tests and benchmarks only).
 
@@ -723,8 +724,15 @@ def estimate_factor_returns_reference(
     the coefficients multiplied back (the objective is scale-equivariant), so that L-BFGS starts
     near its solution. Same parameters and result as :func:`estimate_factor_returns`; ``tolerance``
     is L-BFGS's gradient tolerance.
+
+    ``HuberRegressor.fit`` stops L-BFGS-B at scipy's default ``ftol`` (a relative objective decrease
+    of 2.2e-9), which it does not expose; that leaves about 1e-4 relative error in the coefficients.
+    With ``exact=True`` the same objective (sklearn's own ``_huber_loss_and_gradient``) is minimised
+    by L-BFGS-B with ``ftol=0``, i.e. until it makes no progress: the tight reference.
     """
+    from scipy.optimize import minimize
     from sklearn.linear_model import HuberRegressor
+    from sklearn.linear_model._huber import _huber_loss_and_gradient
 
     panel = _prepare_panel(style_exposures, daily_returns, dates, industries, max_exposure_age_days)
     d = _build_design(panel, slice(0, len(panel.dates)), min_industry_members)
@@ -743,17 +751,31 @@ def estimate_factor_returns_reference(
             g[t, cols] = np.linalg.lstsq(z * root[:, None], y * root, rcond=None)[0]
             continue
         scale = float(np.std(y)) or 1.0
-        model = HuberRegressor(
-            epsilon=huber_epsilon,
-            alpha=0.0,
-            fit_intercept=False,
-            max_iter=REFERENCE_MAX_ITERATIONS,
-            tol=tolerance,
-        )
-        model.fit(z, y / scale, sample_weight=s)
-        g[t, cols] = model.coef_ * scale
-        resid = np.abs(y - z @ g[t, cols])
-        sigma = model.scale_ * scale
+        if exact:
+            start = np.r_[np.zeros(z.shape[1]), 1.0]
+            bounds = [(None, None)] * z.shape[1] + [(SCALE_FLOOR, None)]
+            fit = minimize(
+                _huber_loss_and_gradient,
+                start,
+                args=(z, y / scale, huber_epsilon, 0.0, s),
+                method="L-BFGS-B",
+                jac=True,
+                bounds=bounds,
+                options={"maxiter": REFERENCE_MAX_ITERATIONS, "ftol": 0.0, "gtol": tolerance},
+            )
+            coef, sigma = fit.x[:-1] * scale, fit.x[-1] * scale
+        else:
+            model = HuberRegressor(
+                epsilon=huber_epsilon,
+                alpha=0.0,
+                fit_intercept=False,
+                max_iter=REFERENCE_MAX_ITERATIONS,
+                tol=tolerance,
+            )
+            model.fit(z, y / scale, sample_weight=s)
+            coef, sigma = model.coef_ * scale, model.scale_ * scale
+        g[t, cols] = coef
+        resid = np.abs(y - z @ coef)
         final_weight[t, rows] = s * np.where(
             resid <= huber_epsilon * sigma, 1.0, huber_epsilon * sigma / np.maximum(resid, 1e-300)
         )
