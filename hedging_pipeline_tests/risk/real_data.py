@@ -1,6 +1,6 @@
 """Cleaned panels of the real drop folder (``../shared/data``), for realdata tests and benchmarks.
 
-Uses the foundation's loaders and cleaning (``market_cap_panel``), exactly as the Dagster layer does.
+Uses the foundation's loaders and cleaning (``market_cap_panel``), as the Dagster layer does.
 """
 
 from __future__ import annotations
