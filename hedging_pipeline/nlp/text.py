@@ -11,6 +11,7 @@ The descriptions come from two sources (``source`` column of the raw ``descripti
 
 Policy for bad input (every rejection names the ticker and source):
 
+* a Wikipedia disambiguation page ("Amazon most often refers to: ...") is rejected;
 * empty or whitespace-only text, or text with fewer than ``min_chars`` characters left after
   cleaning, is rejected (:class:`~hedging_pipeline.errors.InvalidValueError`);
 * text mostly in another script (the share of Latin letters below ``min_latin_fraction``) is
@@ -86,6 +87,11 @@ _BOILERPLATE_PARAGRAPH = re.compile(
     r"incorporated (?:herein )?by reference",
     re.IGNORECASE,
 )
+_DISAMBIGUATION = re.compile(
+    r"\b(?:may|most often|most commonly|commonly|usually) (?:also )?refers? to\s*:", re.IGNORECASE
+)
+DISAMBIGUATION_WINDOW = 300
+"""A disambiguation phrase within this many leading characters marks a disambiguation page."""
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s")
 _SENTENCE_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[A-Z0-9\"“'‘(\[])")
 _INITIAL = re.compile(r"(?:[A-Z]\.)+|[A-Z]\.?")
@@ -328,8 +334,8 @@ def clean_description(
     Raises
     ------
     InvalidValueError
-        If ``text`` is not a string, is empty or whitespace, has fewer than ``min_chars`` characters
-        left after cleaning, or is mostly in a non-Latin script.
+        If ``text`` is not a string, is empty or whitespace, is a disambiguation page, has fewer
+        than ``min_chars`` characters left after cleaning, or is mostly in a non-Latin script.
     """
     where = f"descriptions: ticker {ticker} (source {source})"
     if not isinstance(text, str):
@@ -339,6 +345,11 @@ def clean_description(
     if not text.strip():
         raise InvalidValueError(
             f"{where}: text is empty or whitespace only; supply a description or drop the row"
+        )
+    if _DISAMBIGUATION.search(text[:DISAMBIGUATION_WINDOW]):
+        raise InvalidValueError(
+            f"{where}: text is a Wikipedia disambiguation page ({text[:60].strip()!r}...), not a "
+            "company description; fix the article title or rely on the next source"
         )
     cleaned = _normalise_layout(_strip_markup(text))
     if len(cleaned) < min_chars:

@@ -65,6 +65,19 @@ def test_non_string_text_is_rejected():
         clean_description(None, ticker="XYZ")
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Amazon most often refers to: Amazon (company), an American technology company; Amazon "
+        "rainforest, a rainforest covering most of the Amazon basin.",
+        "Iron Mountain may refer to: Places: Iron Mountains (Czech Republic), a mountain ridge.",
+    ],
+)
+def test_wikipedia_disambiguation_page_is_rejected(raw):
+    with pytest.raises(InvalidValueError, match="ticker AMZN.*disambiguation page"):
+        clean_description(raw, ticker="AMZN", source="wikipedia")
+
+
 def test_text_that_is_only_markup_is_rejected():
     with pytest.raises(InvalidValueError, match="ticker XYZ.*characters left"):
         clean_description("[1] <br/> {{infobox}} $ % 2024 [2]", ticker="XYZ")
