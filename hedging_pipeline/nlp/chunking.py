@@ -422,7 +422,8 @@ def content_fingerprint(
     Parameters
     ----------
     text : str
-        The raw description text chosen for the company (before cleaning).
+        The cleaned description text chosen for the company (cleaning settings are in ``config``
+        and its code version in ``CHUNKER_VERSION``).
     title, sector : str
         Header fields.
     model_id : str
@@ -520,9 +521,8 @@ def chunk_descriptions(
         except DataError as error:
             issues.append(ChunkIssue(ticker, "error", str(error)))
             continue
-        raw_text = _raw_text(by_ticker[ticker], chosen.source)
         fingerprint = content_fingerprint(
-            text=raw_text,
+            text=chosen.clean.text,
             title=title,
             sector=sector,
             model_id=model_id,
@@ -558,10 +558,3 @@ def _header_fields(ticker: str, description_title: str, names: pd.DataFrame) -> 
     sector = names["gics_sector"].get(ticker) if ticker in names.index else None
     title = name if isinstance(name, str) and name.strip() else description_title or ticker
     return title, sector if isinstance(sector, str) and sector.strip() else "Unknown"
-
-
-def _raw_text(rows: pd.DataFrame, source: str) -> str:
-    """Return the raw text of ``source`` among a ticker's rows (the only row without a source)."""
-    if "source" in rows.columns:
-        rows = rows[rows["source"] == source]
-    return str(rows["text"].iloc[0])

@@ -399,7 +399,7 @@ def choose_description(
         The company.
     rows : pd.DataFrame
         Description rows of this ticker (columns ``text`` and optionally ``source``, ``title``); a
-        missing ``source`` column counts as the first source of the priority.
+        missing or empty ``source`` counts as the first source of the priority.
     source_priority : sequence of str
         Sources in order of preference; sources not listed are tried last, alphabetically.
     max_chars, min_chars, min_latin_fraction
@@ -426,13 +426,14 @@ def choose_description(
         )
     default_source = source_priority[0] if source_priority else "unknown"
     records = rows.to_dict("records")
+    for record in records:  # a missing or empty source counts as the preferred one
+        source = record.get("source")
+        record["source"] = source if isinstance(source, str) and source else default_source
     rank = {source: i for i, source in enumerate(source_priority)}
-    records.sort(
-        key=lambda r: (rank.get(r.get("source", default_source), len(rank)), str(r.get("source")))
-    )
+    records.sort(key=lambda r: (rank.get(r["source"], len(rank)), r["source"]))
     reasons: list[str] = []
     for record in records:
-        source = str(record.get("source", default_source))
+        source = record["source"]
         try:
             clean = clean_description(
                 record["text"],

@@ -268,3 +268,51 @@ def test_chunk_descriptions_missing_columns():
             model_id="m",
             config=ChunkingConfig(),
         )
+
+
+def _fingerprints(descriptions, companies):
+    run = chunk_descriptions(
+        descriptions,
+        companies,
+        ["AAA", "DDD"],
+        _whitespace_count,
+        model_id="m",
+        config=ChunkingConfig(max_tokens=48, overlap_tokens=8),
+    )
+    return run.chunks.groupby("ticker")["fingerprint"].first().to_dict()
+
+
+def test_loader_frames_with_null_source_and_title_are_chunked():
+    descriptions, companies = _universe()
+    loaded = descriptions[descriptions["ticker"].isin(["AAA", "DDD"])].drop_duplicates("ticker")
+    loaded = loaded.assign(source=None, title=None)
+    run = chunk_descriptions(
+        loaded,
+        companies,
+        ["AAA", "DDD"],
+        _whitespace_count,
+        model_id="m",
+        config=ChunkingConfig(max_tokens=48, overlap_tokens=8),
+    )
+    assert run.failed_tickers == ()
+    assert set(run.chunks["source"]) == {"wikipedia"}
+    assert (
+        run.chunks.loc[run.chunks["ticker"] == "DDD", "text"].str.startswith("Title: DDD |").all()
+    )
+
+
+def test_fingerprint_follows_the_cleaned_text():
+    descriptions, companies = _universe()
+    before = _fingerprints(descriptions, companies)
+    # a footnote marker is cleaned away: nothing to re-embed
+    marked = descriptions.copy()
+    marked.loc[marked["ticker"] == "DDD", "text"] += "[12]"
+    assert _fingerprints(marked, companies) == before
+    # a real edit changes DDD only
+    edited = descriptions.copy()
+    edited.loc[edited["ticker"] == "DDD", "text"] += " New sentence about turbines."
+    after = _fingerprints(edited, companies)
+    assert after["AAA"] == before["AAA"] and after["DDD"] != before["DDD"]
+    # a new sector in the header changes the fingerprint too
+    moved = companies.assign(gics_sector=companies["gics_sector"].replace("Industrials", "Energy"))
+    assert _fingerprints(descriptions, moved)["AAA"] != before["AAA"]

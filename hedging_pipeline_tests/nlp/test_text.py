@@ -161,6 +161,9 @@ def test_choose_description_without_source_column_uses_the_text():
     )
     chosen = choose_description("ABC", rows)
     assert chosen.source == "wikipedia" and chosen.title == ""
+    # the loader fills a missing source/title column with None
+    chosen = choose_description("ABC", rows.assign(source=None, title=None))
+    assert chosen.source == "wikipedia" and chosen.title == ""
 
 
 def test_ticker_without_any_description_is_a_clear_error():
