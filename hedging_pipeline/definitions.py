@@ -11,6 +11,7 @@ import dagster as dg
 
 from hedging_pipeline.defs.backtest import build_backtest_defs
 from hedging_pipeline.defs.hedges import build_hedges_defs
+from hedging_pipeline.defs.logging import progress_logger
 from hedging_pipeline.defs.panels import build_panel_assets
 from hedging_pipeline.defs.partitions import build_partitions
 from hedging_pipeline.defs.raw import build_raw_assets
@@ -49,6 +50,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             jobs=jobs,
             resources=build_resources(settings),
             executor=dg.multiprocess_executor,
+            loggers={"console": dg.colored_console_logger, "progress": progress_logger},
         ),
     )
 

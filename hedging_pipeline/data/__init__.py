@@ -1,0 +1,1 @@
+"""Data domain modules (no Dagster imports)."""

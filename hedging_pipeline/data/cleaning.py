@@ -47,9 +47,7 @@ PRICE_COLUMNS = (
 )
 
 
-def clean_prices(
-    raw: pd.DataFrame, prior_split_factor: pd.Series | None = None
-) -> pd.DataFrame:
+def clean_prices(raw: pd.DataFrame, prior_split_factor: pd.Series | None = None) -> pd.DataFrame:
     """Clean validated raw prices of a date window.
 
     Parameters
@@ -121,7 +119,9 @@ def compute_daily_returns(
         "vendor"
     )
     from_adj = traded["adj_close"] / prev_adj - 1.0
-    from_raw = (traded["close"] + traded["dividend"]) * traded["split_coefficient"] / prev_close - 1.0
+    from_raw = (traded["close"] + traded["dividend"]) * traded[
+        "split_coefficient"
+    ] / prev_close - 1.0
     ret = np.where(vendor, from_adj, from_raw)
 
     position = pd.Series(np.arange(len(calendar)), index=calendar)
@@ -278,12 +278,16 @@ def market_cap_panel(prices: pd.DataFrame, references: pd.DataFrame) -> pd.DataF
     )
     # Fallbacks: a dated snapshot (look-ahead when it lies after the date), else the earliest reference.
     snapshot = (
-        refs.loc[refs["source"] != "fundamentals"].groupby("ticker").first()[["shares_norm", "source"]]
+        refs.loc[refs["source"] != "fundamentals"]
+        .groupby("ticker")
+        .first()[["shares_norm", "source"]]
     )
     earliest = refs.groupby("ticker").first()[["shares_norm", "source"]]
     for fallback in (snapshot, earliest):
         missing = merged["shares_norm"].isna()
-        merged.loc[missing, "shares_norm"] = merged.loc[missing, "ticker"].map(fallback["shares_norm"])
+        merged.loc[missing, "shares_norm"] = merged.loc[missing, "ticker"].map(
+            fallback["shares_norm"]
+        )
         merged.loc[missing, "source"] = merged.loc[missing, "ticker"].map(fallback["source"])
     shares = merged["shares_norm"] * merged["split_factor"]
     out = pd.DataFrame(

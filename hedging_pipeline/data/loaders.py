@@ -72,7 +72,9 @@ def find_raw_file(raw_dir: Path, name: str, *, required: bool = True) -> Path | 
             return path
     if required:
         tried = ", ".join(f"{name}{s}" for s in SUFFIXES)
-        raise MissingFileError(f"{raw_dir}: required raw file {name!r} not found (looked for {tried})")
+        raise MissingFileError(
+            f"{raw_dir}: required raw file {name!r} not found (looked for {tried})"
+        )
     return None
 
 
@@ -86,7 +88,9 @@ def read_table(path: Path) -> pd.DataFrame:
     """
     size = path.stat().st_size
     if size == 0:
-        raise DataError(f"{path.name}: file is empty (0 bytes); expected a header row and data rows")
+        raise DataError(
+            f"{path.name}: file is empty (0 bytes); expected a header row and data rows"
+        )
     if size > MAX_RAW_FILE_BYTES:
         raise DataError(
             f"{path.name}: file is {size / 1024**3:.1f} GiB, above the {MAX_RAW_FILE_BYTES // 1024**3} GiB "
@@ -300,7 +304,9 @@ def validate_prices(frame: pd.DataFrame, label: str = "prices") -> pd.DataFrame:
                 f"{row['ticker']} on {row['date'].date()}"
             )
     if (frame["volume"] < 0).any():
-        _raise_at(frame, frame["volume"] < 0, label, "column 'volume' is negative", InvalidValueError)
+        _raise_at(
+            frame, frame["volume"] < 0, label, "column 'volume' is negative", InvalidValueError
+        )
     frame = frame.drop_duplicates()
     dup = frame.duplicated(["date", "ticker"], keep=False)
     if dup.any():
@@ -370,8 +376,10 @@ def load_fundamentals(raw_dir: Path) -> pd.DataFrame:
 
 
 def load_descriptions(raw_dir: Path) -> pd.DataFrame:
-    """Load ``descriptions`` (ticker, text, optional title and source); empty texts are kept for the NLP
-    layer to report per company."""
+    """Load ``descriptions`` (ticker, text, optional title and source).
+
+    Empty texts are kept: the NLP layer reports them per company.
+    """
     frame, _ = _load(raw_dir, DESCRIPTIONS)
     for column in ("title", "source"):
         if column not in frame.columns:

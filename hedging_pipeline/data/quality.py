@@ -1,5 +1,7 @@
-"""Data-quality rules evaluated on panels before and after they are written (pure; the Dagster layer turns
-each :class:`QualityResult` into an asset check result)."""
+"""Data-quality rules evaluated on panels before they are written.
+
+Pure functions; the Dagster layer turns each :class:`QualityResult` into an asset check result.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +46,9 @@ def non_null(frame: pd.DataFrame, columns: Sequence[str]) -> QualityResult:
         if bad.any():
             row = frame.loc[bad].iloc[0]
             label = _row_label(row)
-            return QualityResult(False, f"{int(bad.sum())} null/infinite {column!r} values, first {label}")
+            return QualityResult(
+                False, f"{int(bad.sum())} null/infinite {column!r} values, first {label}"
+            )
     return QualityResult(True, f"no null values in {', '.join(columns)}")
 
 
@@ -71,7 +75,9 @@ def coverage_per_date(
     low = ratio[ratio < min_fraction]
     details = {"min_coverage": float(ratio.min()), "n_dates": int(len(ratio))}
     if low.empty:
-        return QualityResult(True, f"every day covers >= {min_fraction:.0%} of traded tickers", details)
+        return QualityResult(
+            True, f"every day covers >= {min_fraction:.0%} of traded tickers", details
+        )
     return QualityResult(
         False,
         f"{len(low)} day(s) below {min_fraction:.0%} coverage, first {low.index[0].date()} "

@@ -46,7 +46,16 @@ PRICES = RawFileSchema(
     name="prices",
     required=("date", "ticker", "close", "volume"),
     optional=("open", "high", "low", "adj_close", "dividend", "split_coefficient"),
-    numeric=("close", "volume", "open", "high", "low", "adj_close", "dividend", "split_coefficient"),
+    numeric=(
+        "close",
+        "volume",
+        "open",
+        "high",
+        "low",
+        "adj_close",
+        "dividend",
+        "split_coefficient",
+    ),
 )
 
 COMPANIES = RawFileSchema(

@@ -25,7 +25,9 @@ GROUP_HEDGING = "hedging"
 GROUP_BACKTEST = "backtest"
 
 
-def column_schema(frame: pd.DataFrame, descriptions: Mapping[str, str] | None = None) -> dg.TableSchema:
+def column_schema(
+    frame: pd.DataFrame, descriptions: Mapping[str, str] | None = None
+) -> dg.TableSchema:
     """Dagster column schema of ``frame`` (shown in the UI's asset overview)."""
     descriptions = descriptions or {}
     return dg.TableSchema(

@@ -1,9 +1,8 @@
-"""Cleaned daily panels (trading-day partitions, single-run backfills): prices, daily returns, market caps.
+"""Cleaned daily panels (month partitions of daily rows, single-run backfills): prices, returns, market caps.
 
 Each asset works on its run's partition window (one day or a whole range), reads what it needs from the
 warehouse, calls one domain function, replaces its window in one transaction, and reports quality checks.
 """
-
 
 from collections.abc import Iterable
 
@@ -32,7 +31,9 @@ def check_results(
             asset_key=asset_key,
             check_name=name,
             passed=result.passed,
-            severity=dg.AssetCheckSeverity.ERROR if name in blocking else dg.AssetCheckSeverity.WARN,
+            severity=dg.AssetCheckSeverity.ERROR
+            if name in blocking
+            else dg.AssetCheckSeverity.WARN,
             description=result.summary,
             metadata={"summary": result.summary, **{k: v for k, v in result.details.items()}},
         )
@@ -40,7 +41,9 @@ def check_results(
     ]
 
 
-def check_specs(asset_key: str, blocking: Iterable[str], warn: Iterable[str]) -> list[dg.AssetCheckSpec]:
+def check_specs(
+    asset_key: str, blocking: Iterable[str], warn: Iterable[str]
+) -> list[dg.AssetCheckSpec]:
     """Specs of the checks an asset reports from its own body."""
     return [dg.AssetCheckSpec(name, asset=asset_key, blocking=True) for name in blocking] + [
         dg.AssetCheckSpec(name, asset=asset_key) for name in warn
@@ -50,7 +53,7 @@ def check_specs(asset_key: str, blocking: Iterable[str], warn: Iterable[str]) ->
 def build_panel_assets(parts: PartitionSet) -> list:
     """The daily panel assets."""
     common = {
-        "partitions_def": parts.trading_days,
+        "partitions_def": parts.months,
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "pool": WAREHOUSE_POOL,
         "owners": [OWNER],
@@ -91,7 +94,9 @@ def build_panel_assets(parts: PartitionSet) -> list:
     returns_blocking = ("unique_date_ticker", "finite_returns")
 
     @dg.asset(
-        deps=[dg.AssetDep("prices", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))],
+        deps=[
+            dg.AssetDep("prices", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))
+        ],
         check_specs=check_specs("daily_returns", returns_blocking, ["extreme_returns"]),
         **common,
     )
@@ -120,7 +125,9 @@ def build_panel_assets(parts: PartitionSet) -> list:
         """Daily market capitalisation: point-in-time share counts carried across splits, times the close."""
         start, end = partition_window(context)
         wh = warehouse.get()
-        window = wh.read("prices", start=start, end=end, columns=["date", "ticker", "close", "split_factor"])
+        window = wh.read(
+            "prices", start=start, end=end, columns=["date", "ticker", "close", "split_factor"]
+        )
         frame = cleaning.market_cap_panel(window, wh.read("share_counts", date_column="known_date"))
         wh.write_partition("market_caps", frame, start=start, end=end)
         meta = frame_metadata(frame)

@@ -7,7 +7,13 @@ import pandas as pd
 
 from hedging_pipeline.data import cleaning
 from hedging_pipeline.data.loaders import check_known_tickers
-from hedging_pipeline.defs.common import GROUP_PANELS, GROUP_RAW, OWNER, WAREHOUSE_POOL, frame_metadata
+from hedging_pipeline.defs.common import (
+    GROUP_PANELS,
+    GROUP_RAW,
+    OWNER,
+    WAREHOUSE_POOL,
+    frame_metadata,
+)
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import RawDataResource, WarehouseResource
 from hedging_pipeline.types import STYLE_FACTORS
@@ -15,7 +21,9 @@ from hedging_pipeline.types import STYLE_FACTORS
 RAW_KINDS = {"duckdb", "pandas"}
 
 
-def _raw_result(frame: pd.DataFrame, raw: RawDataResource, name: str, **extra) -> dg.MaterializeResult:
+def _raw_result(
+    frame: pd.DataFrame, raw: RawDataResource, name: str, **extra
+) -> dg.MaterializeResult:
     meta = frame_metadata(frame, date_column="date" if "date" in frame.columns else None)
     meta["source"] = dg.MetadataValue.text(raw.describe())
     meta.update(extra)
@@ -25,7 +33,9 @@ def _raw_result(frame: pd.DataFrame, raw: RawDataResource, name: str, **extra) -
     )
 
 
-def _drop_unknown(frame: pd.DataFrame, wh_companies: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _drop_unknown(
+    frame: pd.DataFrame, wh_companies: pd.DataFrame
+) -> tuple[pd.DataFrame, list[str]]:
     known = frame["ticker"].isin(wh_companies["ticker"])
     return frame.loc[known].reset_index(drop=True), sorted(set(frame.loc[~known, "ticker"]))
 
@@ -35,7 +45,9 @@ def build_raw_assets(parts: PartitionSet) -> list:
     common = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "kinds": RAW_KINDS}
 
     @dg.asset(group_name=GROUP_RAW, **common)
-    def raw_companies(raw_data: RawDataResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def raw_companies(
+        raw_data: RawDataResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
         """Companies of the drop folder (ticker, name, GICS, market-cap snapshots), validated."""
         frame = raw_data.load_companies()
         warehouse.get().replace_table("raw_companies", frame)
@@ -59,7 +71,10 @@ def build_raw_assets(parts: PartitionSet) -> list:
         frame, unknown = _drop_unknown(raw_data.load_fundamentals(), wh.read("raw_companies"))
         wh.replace_table("raw_fundamentals", frame)
         return _raw_result(
-            frame, raw_data, "fundamentals", dropped_unknown_tickers=dg.MetadataValue.int(len(unknown))
+            frame,
+            raw_data,
+            "fundamentals",
+            dropped_unknown_tickers=dg.MetadataValue.int(len(unknown)),
         )
 
     @dg.asset(group_name=GROUP_RAW, deps=[raw_companies], **common)
@@ -78,7 +93,9 @@ def build_raw_assets(parts: PartitionSet) -> list:
         )
 
     @dg.asset(group_name=GROUP_RAW, deps=[raw_companies], **common)
-    def raw_exposures(raw_data: RawDataResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def raw_exposures(
+        raw_data: RawDataResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
         """Vendor style exposures (e.g. Bloomberg PORT) when the drop folder has them; empty otherwise."""
         frame = raw_data.load_exposures()
         wh = warehouse.get()
@@ -104,7 +121,9 @@ def build_raw_assets(parts: PartitionSet) -> list:
         """Observed share counts in split-free units, with the date each became known (for market caps)."""
         wh = warehouse.get()
         prices = cleaning.clean_prices(wh.read("raw_prices"))
-        frame = cleaning.share_references(prices, wh.read("raw_companies"), wh.read("raw_fundamentals"))
+        frame = cleaning.share_references(
+            prices, wh.read("raw_companies"), wh.read("raw_fundamentals")
+        )
         wh.replace_table("share_counts", frame)
         meta = frame_metadata(frame, date_column="known_date")
         meta["by_source"] = dg.MetadataValue.json(frame["source"].value_counts().to_dict())

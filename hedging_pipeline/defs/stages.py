@@ -1,7 +1,7 @@
 """Stage jobs: the asset graph cut into runs that each share one partitions definition.
 
 Dagster runs one partitions definition per run, so "materialise everything" is a sequence of single-run
-backfills: raw files (unpartitioned) -> daily panels and factor model (trading days) -> month-end risk model ->
+backfills: raw files (unpartitioned) -> daily panels and factor model (months of daily rows) ->
 per-ticker text work (dynamic tickers) -> universe-wide NLP (unpartitioned) -> hedges (hedge months) -> backtest.
 The cut is computed from the graph, so assets added later land in the right stage automatically.
 """
@@ -31,7 +31,7 @@ def _partitions_label(pdef: dg.PartitionsDefinition | None) -> str:
     if isinstance(pdef, dg.DynamicPartitionsDefinition):
         return f"dynamic_{pdef.name}"
     if isinstance(pdef, dg.TimeWindowPartitionsDefinition):
-        return "daily" if "%d" in pdef.fmt else "monthly"
+        return "monthly"
     return type(pdef).__name__.lower()
 
 
@@ -87,7 +87,6 @@ def stage_jobs(stages: list[Stage]) -> list[dg.UnresolvedAssetJobDefinition]:
         dg.define_asset_job(
             name=stage.job_name,
             selection=dg.AssetSelection.assets(*stage.asset_keys),
-            partitions_def=stage.partitions_def,
             description=f"Stage {stage.index} of the full run: "
             + ", ".join(k.to_user_string() for k in stage.asset_keys),
         )

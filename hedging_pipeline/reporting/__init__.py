@@ -1,0 +1,1 @@
+"""Reporting domain modules (no Dagster imports)."""

@@ -7,7 +7,9 @@ import pandas as pd
 PREVIEW_ROWS = 10
 
 
-def frame_to_markdown(frame: pd.DataFrame, *, max_rows: int = PREVIEW_ROWS, floatfmt: str = ".4g") -> str:
+def frame_to_markdown(
+    frame: pd.DataFrame, *, max_rows: int = PREVIEW_ROWS, floatfmt: str = ".4g"
+) -> str:
     """Render the first ``max_rows`` rows of ``frame`` as a GitHub Markdown table."""
     if frame.empty:
         return "_no rows_"

@@ -1,0 +1,1 @@
+"""Warehouse domain modules (no Dagster imports)."""

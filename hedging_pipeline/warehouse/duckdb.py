@@ -43,7 +43,9 @@ class MissingTableError(DataError):
 
 def _check_identifier(name: str) -> str:
     if not IDENTIFIER.match(name):
-        raise ConfigurationError(f"invalid warehouse identifier {name!r} (expected [a-z_][a-z0-9_]*)")
+        raise ConfigurationError(
+            f"invalid warehouse identifier {name!r} (expected [a-z_][a-z0-9_]*)"
+        )
     return name
 
 
@@ -222,7 +224,9 @@ class Warehouse:
         if not self.has_table(table):
             return 0
         with self.connect() as con:
-            return int(con.execute(f"select count(*) from {_check_identifier(table)}").fetchone()[0])
+            return int(
+                con.execute(f"select count(*) from {_check_identifier(table)}").fetchone()[0]
+            )
 
     def table_counts(self) -> dict[str, int]:
         """Row count of every table."""

@@ -1,0 +1,276 @@
+"""``hedging-pipeline``: run the whole asset graph, open the UI, print a hedge.
+
+The CLI holds no maths: ``run`` executes the stage jobs of the code location through Dagster (same assets, same
+instance as the UI), ``ui`` starts ``dagster dev`` for the project's instance, ``hedge`` asks the hedging service.
+Bad input ends with one line naming the file, column, ticker or date, and a non-zero exit status.
+"""
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+import pandas as pd
+
+from hedging_pipeline.errors import HedgingError
+from hedging_pipeline.instance import ensure_instance_dir
+from hedging_pipeline.settings import PROJECT_ROOT, Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+UI_HOST = "127.0.0.1"
+UI_PORT = 3000
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+TARGETS_TAG = "hedging/tickers"
+
+
+def _echo(message: str) -> None:
+    print(message, flush=True)
+
+
+def _parse_date(text: str | None, flag: str) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text).normalize()
+    except (ValueError, TypeError):
+        raise HedgingError(f"{flag} {text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _parse_tickers(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    from hedging_pipeline.data.schema import TICKER_PATTERN
+
+    tickers = [t.strip().upper() for t in text.split(",") if t.strip()]
+    for ticker in tickers:
+        if not TICKER_PATTERN.match(ticker):
+            raise HedgingError(
+                f"--tickers: invalid ticker {ticker!r} (expected A-Z, 0-9, '.', '-')"
+            )
+    return tickers
+
+
+# -- run ---------------------------------------------------------------------------------------------------------
+def _stage_keys(stage, instance, settings, parts, start, end, tickers) -> list[str] | None:
+    """Partition keys a stage covers (``None`` for unpartitioned stages)."""
+    import dagster as dg
+
+    pdef = stage.partitions_def
+    if pdef is None:
+        return None
+    if isinstance(pdef, dg.DynamicPartitionsDefinition):
+        keys = list(instance.get_dynamic_partitions(pdef.name))
+        return [k for k in keys if tickers is None or k in tickers]
+    keys = pdef.get_partition_keys()
+    lo = max(parts.data_start, start) if start is not None else parts.data_start
+    hi = min(parts.data_end, end) if end is not None else parts.data_end
+    lo_month, hi_month = lo.to_period("M"), hi.to_period("M")
+    return [k for k in keys if lo_month <= pd.Period(k, freq="M") <= hi_month]
+
+
+def _register_tickers(instance, settings: Settings, tickers: list[str] | None) -> int:
+    """Register the universe (companies in the warehouse) as dynamic ``tickers`` partitions."""
+    from hedging_pipeline.defs.partitions import TICKERS_PARTITION
+    from hedging_pipeline.warehouse.duckdb import Warehouse
+
+    wh = Warehouse(settings.warehouse_path)
+    universe = sorted(wh.read("raw_companies", columns=["ticker"])["ticker"])
+    if tickers is not None:
+        unknown = sorted(set(tickers) - set(universe))
+        if unknown:
+            from hedging_pipeline.errors import UnknownTickerError
+
+            raise UnknownTickerError(f"--tickers: {', '.join(unknown)} not in the companies file")
+    existing = set(instance.get_dynamic_partitions(TICKERS_PARTITION))
+    new = [t for t in universe if t not in existing]
+    if new:
+        instance.add_dynamic_partitions(TICKERS_PARTITION, new)
+    return len(new)
+
+
+def _first_error(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None and error.cls_name in (
+                "DagsterExecutionStepExecutionError",
+                "DagsterUserCodeExecutionError",
+            ):
+                error = error.cause
+            message = error.message.strip().splitlines()[0] if error.message else error.cls_name
+            return f"{event.step_key}: {message}"
+    return "run failed (see the Dagster UI for the event log)"
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Materialise the whole asset graph, stage by stage, and print where the results are."""
+    settings = load_settings()
+    start = _parse_date(args.start, "--start")
+    end = _parse_date(args.end, "--end")
+    tickers = _parse_tickers(args.tickers)
+    ensure_instance_dir(settings)
+    _echo(f"hedging-pipeline: {settings.describe_raw_source()}")
+    _echo(f"hedging-pipeline: home {settings.home} (warehouse, Dagster instance, reports)")
+
+    import dagster as dg
+
+    from hedging_pipeline.definitions import build_definitions
+    from hedging_pipeline.defs.logging import progress_logger_config
+    from hedging_pipeline.defs.partitions import build_partitions
+    from hedging_pipeline.defs.stages import compute_stages
+
+    defs = build_definitions(settings)
+    parts = build_partitions(settings)
+    repo = defs.get_repository_def()
+    assets = list(repo.assets_defs_by_key.values())
+    stages = compute_stages(list({id(a): a for a in assets}.values()))
+    instance = dg.DagsterInstance.get()
+    total_start = time.monotonic()
+    for stage in stages:
+        if stage.partitions_def is not None and isinstance(
+            stage.partitions_def, dg.DynamicPartitionsDefinition
+        ):
+            added = _register_tickers(instance, settings, tickers)
+            if added:
+                _echo(f"  registered {added} ticker partitions")
+        keys = _stage_keys(stage, instance, settings, parts, start, end, tickers)
+        names = ", ".join(k.to_user_string() for k in stage.asset_keys)
+        if keys is not None and not keys:
+            _echo(f"[{stage.index + 1}/{len(stages)}] {stage.name}: nothing to do ({names})")
+            continue
+        span = "" if keys is None else f" over {keys[0]}..{keys[-1]} ({len(keys)} partitions)"
+        _echo(f"[{stage.index + 1}/{len(stages)}] {stage.name}: {names}{span}")
+        tags = {} if keys is None else {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
+        if tickers:
+            tags[TARGETS_TAG] = ",".join(tickers)
+        began = time.monotonic()
+        job = defs.resolve_job_def(stage.job_name)
+        result = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            run_config=progress_logger_config(),
+            raise_on_error=False,
+        )
+        if not result.success:
+            _echo(f"error: {_first_error(result)}")
+            _echo(f"run {result.run_id} failed; earlier materialisations are intact")
+            return EXIT_FAILED
+        _echo(f"    done in {time.monotonic() - began:.1f} s (run {result.run_id[:8]})")
+    _summary(settings, time.monotonic() - total_start)
+    return EXIT_OK
+
+
+def _summary(settings: Settings, seconds: float) -> None:
+    from hedging_pipeline.warehouse.duckdb import Warehouse
+
+    counts = Warehouse(settings.warehouse_path).table_counts()
+    _echo(f"\nfinished in {seconds:.0f} s")
+    _echo(f"warehouse: {settings.warehouse_path}")
+    width = max((len(t) for t in counts), default=10)
+    for table, rows in counts.items():
+        _echo(f"  {table:<{width}}  {rows:>12,} rows")
+    _echo(f"reports:   {settings.reports_dir}")
+    _echo(f"dagster:   {settings.dagster_home} (open the UI with: hedging-pipeline ui)")
+
+
+# -- ui ----------------------------------------------------------------------------------------------------------
+def command_ui(args: argparse.Namespace) -> int:
+    """Start the Dagster webserver and daemon on 127.0.0.1 for this project's instance."""
+    settings = load_settings()
+    ensure_instance_dir(settings)
+    workspace = PROJECT_ROOT / "workspace.yaml"
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        UI_HOST,
+        "-p",
+        str(args.port),
+    ]
+    cmd += ["-w", str(workspace)] if workspace.exists() else ["-m", "hedging_pipeline.definitions"]
+    _echo(f"hedging-pipeline: {settings.describe_raw_source()}")
+    _echo(
+        f"Dagster UI on http://{UI_HOST}:{args.port} (instance {settings.dagster_home}); Ctrl-C stops"
+    )
+    env = dict(os.environ, DAGSTER_HOME=str(settings.dagster_home))
+    try:
+        return subprocess.call(cmd, env=env, cwd=str(PROJECT_ROOT))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+# -- hedge -------------------------------------------------------------------------------------------------------
+def command_hedge(args: argparse.Namespace) -> int:
+    """Print the hedge basket of one ticker from the warehouse."""
+    settings = load_settings()
+    from hedging_pipeline.hedging import service
+    from hedging_pipeline.warehouse.duckdb import Warehouse
+
+    ticker = _parse_tickers(args.ticker)
+    if not ticker or len(ticker) != 1:
+        raise HedgingError(f"hedge: expected one ticker, got {args.ticker!r}")
+    if args.notional is not None and args.notional <= 0:
+        raise HedgingError(f"--notional {args.notional:g} must be positive (USD)")
+    report = service.hedge_for_cli(
+        Warehouse(settings.warehouse_path),
+        ticker[0],
+        method=args.method,
+        as_of=_parse_date(args.as_of, "--as-of"),
+        notional=args.notional,
+    )
+    _echo(report.to_text())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``hedging-pipeline``."""
+    parser = argparse.ArgumentParser(
+        prog="hedging-pipeline",
+        description="Nightly hedges for concentrated stock positions, as a Dagster code location.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run", help="materialise the whole asset graph and print where results are"
+    )
+    run.add_argument("--start", help="first trading day to (re)compute, YYYY-MM-DD")
+    run.add_argument("--end", help="last trading day to (re)compute, YYYY-MM-DD")
+    run.add_argument("--tickers", help="comma-separated tickers for the per-ticker stages")
+    run.set_defaults(func=command_run)
+    ui = sub.add_parser("ui", help="start the Dagster UI (webserver + daemon) on 127.0.0.1")
+    ui.add_argument("--port", type=int, default=UI_PORT)
+    ui.set_defaults(func=command_ui)
+    hedge = sub.add_parser("hedge", help="print the hedge basket of a ticker")
+    hedge.add_argument("ticker")
+    hedge.add_argument("--method", choices=["factor", "nlp", "hybrid"], default="factor")
+    hedge.add_argument("--as-of", dest="as_of", help="rebalance date (default: the latest)")
+    hedge.add_argument("--notional", type=float, default=None, help="position value in USD")
+    hedge.set_defaults(func=command_hedge)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.getLogger("py.warnings").setLevel(logging.ERROR)
+    try:
+        return int(args.func(args))
+    except HedgingError as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
