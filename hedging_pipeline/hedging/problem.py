@@ -52,7 +52,7 @@ It makes ``Σ`` positive definite when the window is shorter than the number of 
 below any estimation error (1e-4 of the average variance is a 1 % change in a 1 % vol)."""
 
 PERSPECTIVE_SHIFT_SAFETY = 0.99
-"""Fraction of ``λ_min(B Bᵀ)`` moved from the smooth part into the perspective (diagonal) part."""
+"""Fraction of the largest PSD-preserving diagonal moved into the perspective (separable) part."""
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ class HedgeProblem:
     target_specific_variance : float
         ``d_t``.
     source : {"model", "sample"}
-    shift : float
+    shift : FloatArray
         ``δ`` above.
     """
 
@@ -292,7 +292,7 @@ class HedgeProblem:
     specific_variance: FloatArray
     target_specific_variance: float
     source: RiskSource
-    shift: float
+    shift: FloatArray
 
     @property
     def n(self) -> int:
@@ -316,10 +316,11 @@ class HedgeProblem:
     def smooth_root(self) -> tuple[FloatArray, FloatArray]:
         """``(R, c)`` with ``R Rᵀ = Q = B Bᵀ − δ I`` and ``c = B b``; ``R = B`` when ``δ = 0``."""
         c = self.loadings @ self.target_loading
-        if self.shift == 0.0:
+        if not self.shift.any():
             return self.loadings, c
-        eigval, eigvec = np.linalg.eigh(self.loadings @ self.loadings.T)
-        return eigvec * np.sqrt(np.clip(eigval - self.shift, 0.0, None)), c
+        q = self.loadings @ self.loadings.T - np.diag(self.shift)
+        eigval, eigvec = np.linalg.eigh(q)
+        return eigvec * np.sqrt(np.clip(eigval, 0.0, None)), c
 
     def dense(self) -> tuple[FloatArray, FloatArray, float]:
         """``(Σ_CC, Σ_Ct, Σ_tt)``; for tests, brute force and the exact MIQP only."""
@@ -329,6 +330,30 @@ class HedgeProblem:
             b @ self.target_loading,
             self.target_variance,
         )
+
+
+def perspective_shift(loadings: FloatArray) -> FloatArray:
+    """Diagonal ``δ ≥ 0`` with ``B Bᵀ − diag(δ) ⪰ 0``, moved into the perspective (separable) part.
+
+    ``δ = t · s`` along ``s_i = 1 / (B Bᵀ)⁻¹_ii`` (the part of name ``i``'s variance the other
+    candidates cannot explain; an upper limit on ``δ_i``), with the largest ``t`` that keeps the
+    rest PSD, ``t = λ_min(S^{-1/2} B Bᵀ S^{-1/2})``, times a safety factor. On real sample
+    covariances this direction gave tighter bounds than a uniform or variance-proportional shift.
+    Zero when ``B Bᵀ`` is singular (more candidates than factors, as with a factor model).
+    """
+    n, r = loadings.shape
+    if n > r:
+        return np.zeros(n)
+    g = loadings @ loadings.T
+    try:
+        direction = 1.0 / np.diag(np.linalg.inv(g))
+    except np.linalg.LinAlgError:
+        return np.zeros(n)
+    if not (np.isfinite(direction).all() and (direction > 0).all()):
+        return np.zeros(n)
+    scale = 1.0 / np.sqrt(direction)
+    t = float(np.linalg.eigvalsh(g * scale[:, None] * scale[None, :])[0])
+    return PERSPECTIVE_SHIFT_SAFETY * max(t, 0.0) * direction
 
 
 def build_problem(
@@ -366,10 +391,7 @@ def build_problem(
         )
     rows = risk._rows(kept)
     b = risk.loadings[rows]
-    shift = 0.0
-    if len(kept) <= b.shape[1]:
-        lam_min = float(np.linalg.eigvalsh(b @ b.T)[0])
-        shift = PERSPECTIVE_SHIFT_SAFETY * max(lam_min, 0.0)
+    shift = perspective_shift(b)
     return HedgeProblem(
         target=target,
         as_of=risk.as_of,

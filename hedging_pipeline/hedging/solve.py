@@ -54,6 +54,9 @@ ATOM_SUM_TOLERANCE = 1e-9
 RELAXATION_TOLERANCE = 1e-5
 """Column generation stops when master (upper) and Lagrangian (lower) values agree to this
 fraction."""
+NODE_RELAXATION_FRACTION = 0.25
+"""A relaxation that cannot certify its node is solved to this fraction of the gap tolerance (its
+bound orders the branch-and-bound queue and its selection picks the branching name)."""
 MASTER_RIDGE = 1e-10
 """Ridge (fraction of the mean diagonal) keeping the master QP's KKT system non-singular."""
 QP_MAX_ITER_PER_NAME = 6
@@ -61,6 +64,9 @@ QP_MAX_ITER_PER_NAME = 6
 KKT_TOLERANCE = 1e-12
 """Relative tolerance of the active-set optimality and step tests (scaled by the largest
 ``H_ii``)."""
+BACKWARD_MAX_CANDIDATES = 60
+"""Candidate sets up to this size start from backward elimination, larger ones from forward
+selection (the full QP's active set grows with the candidates)."""
 IMPROVEMENT_TOLERANCE = 1e-12
 """Relative decrease in variance below which a swap is not an improvement."""
 
@@ -157,7 +163,9 @@ class HedgeResult:
 # small QP on a fixed support
 
 
-def _support_qp(h: FloatArray, q: FloatArray, upper: float) -> tuple[FloatArray, float]:
+def _support_qp(
+    h: FloatArray, q: FloatArray, upper: float, x0: FloatArray | None = None
+) -> tuple[FloatArray, float]:
     """Minimise ``wᵀHw − 2qᵀw`` s.t. ``Σw = 1``, ``0 ≤ w ≤ upper`` by a primal active-set method.
 
     Parameters
@@ -168,6 +176,8 @@ def _support_qp(h: FloatArray, q: FloatArray, upper: float) -> tuple[FloatArray,
         ``(m,)``.
     upper : float
         Weight cap; ``m · upper ≥ 1`` is required (the caller ensures it).
+    x0 : FloatArray, optional
+        Feasible warm start (entries at 0 or ``upper`` start on their bound); default equal weights.
 
     Returns
     -------
@@ -177,8 +187,12 @@ def _support_qp(h: FloatArray, q: FloatArray, upper: float) -> tuple[FloatArray,
         Half the multiplier of ``Σw = 1`` (``(Hw − q)_i = nu`` on free names).
     """
     m = q.shape[0]
-    w = np.full(m, 1.0 / m)
-    state = np.zeros(m, dtype=np.int8)  # 0 free, 1 at lower bound 0, 2 at upper bound
+    if x0 is None:
+        w = np.full(m, 1.0 / m)
+        state = np.zeros(m, dtype=np.int8)  # 0 free, 1 at lower bound 0, 2 at upper bound
+    else:
+        w = x0.astype(np.float64, copy=True)
+        state = np.where(w <= 0.0, 1, np.where(w >= upper, 2, 0)).astype(np.int8)
     scale = float(np.max(np.diag(h)))
     tol = KKT_TOLERANCE * max(scale, 1.0)
     nu = 0.0
@@ -187,22 +201,21 @@ def _support_qp(h: FloatArray, q: FloatArray, upper: float) -> tuple[FloatArray,
         fixed = np.nonzero(state != 0)[0]
         if free.size:
             kkt = np.empty((free.size + 1, free.size + 1))
-            kkt[:-1, :-1] = h[np.ix_(free, free)]
+            kkt[:-1, :-1] = h[free][:, free]
             kkt[:-1, -1] = -1.0
             kkt[-1, :-1] = 1.0
             kkt[-1, -1] = 0.0
             rhs = np.empty(free.size + 1)
-            rhs[:-1] = q[free] - h[np.ix_(free, fixed)] @ w[fixed]
+            rhs[:-1] = q[free] - h[free][:, fixed] @ w[fixed]
             rhs[-1] = 1.0 - w[fixed].sum()
             sol = np.linalg.solve(kkt, rhs)
-            step = sol[:-1] - w[free]
+            wf = w[free]
+            step = sol[:-1] - wf
             nu = float(sol[-1])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(
-                    step < -1e-15,
-                    w[free] / -step,
-                    np.where(step > 1e-15, (upper - w[free]) / step, np.inf),
-                )
+            ratio = np.full(free.size, np.inf)
+            down, up = step < -1e-15, step > 1e-15
+            ratio[down] = wf[down] / -step[down]
+            ratio[up] = (upper - wf[up]) / step[up]
             k = int(np.argmin(ratio))
             alpha = min(1.0, float(ratio[k]))
             w[free] += alpha * step
@@ -235,7 +248,7 @@ def _inner(
     a: FloatArray, d: FloatArray, nu: FloatArray, upper: float
 ) -> tuple[FloatArray, FloatArray]:
     """Per-name minimiser ``x`` and value ``h`` of ``d x² + (a − ν) x`` on ``[0, u]``, (n, G)."""
-    x = np.clip((nu[None, :] - a[:, None]) / (2.0 * d[:, None]), 0.0, upper)
+    x = np.minimum(np.maximum((nu[None, :] - a[:, None]) / (2.0 * d[:, None]), 0.0), upper)
     hval = x * (d[:, None] * x + (a[:, None] - nu[None, :]))
     return x, hval
 
@@ -471,6 +484,25 @@ class _Incumbent:
         return w
 
 
+def _feasible_start(w: FloatArray, upper: float) -> FloatArray | None:
+    """Rescale the kept weights to sum 1 when that stays within the cap (else: no warm start)."""
+    total = float(w.sum())
+    if total <= 0:
+        return None
+    x = w / total
+    return x if float(x.max()) <= upper else None
+
+
+@dataclass(frozen=True)
+class _Screen:
+    """Screened moves: values with only ``Σw = 1`` kept, and whether that value is exact."""
+
+    add: FloatArray  # (n,) variance after adding j
+    add_ok: BoolArray  # (n,) the unconstrained weights of that support are within bounds
+    swap: FloatArray  # (m, n) variance after replacing support[i] by j
+    swap_ok: BoolArray  # (m, n)
+
+
 class _Search:
     """Support search for one problem: exact capped QPs per support, closed-form swap screening."""
 
@@ -503,24 +535,18 @@ class _Search:
         w, value, nu = hit
         return _Incumbent(support, w, value, nu)
 
-    def screen(
-        self, support: IntArray, allowed: BoolArray, fixed_in: BoolArray
-    ) -> tuple[FloatArray, FloatArray]:
+    def screen(self, support: IntArray, allowed: BoolArray, fixed_in: BoolArray) -> _Screen:
         """Variance after adding ``j`` / swapping ``support[i]`` for ``j``, only ``Σw = 1`` kept.
 
-        With ``H⁻¹`` of the support, the bordered inverse after adding ``j`` and the rank-one
+        With ``H⁻¹`` of the support, the bordered inverse ``K`` after adding ``j`` and the rank-one
         downdate after removing ``i`` give ``α = qᵀH⁻¹q``, ``β = 1ᵀH⁻¹q``, ``γ = 1ᵀH⁻¹1`` of every
-        new support in closed form; its equality-constrained optimum is ``(1 − β)² / γ − α + ‖b‖² +
-        d_t``. Dropping the bounds makes each value a lower bound on the capped QP of that support.
-
-        Returns
-        -------
-        add : FloatArray
-            ``(n,)`` value after adding ``j`` (``inf`` where not allowed).
-        swap : FloatArray
-            ``(m, n)`` value after replacing ``support[i]`` by ``j``.
+        new support ``T`` in closed form. Its equality-constrained optimum is
+        ``x_T = H_T⁻¹(q + μ1)``, ``μ = (1 − β) / γ``, with value ``(1 − β)² / γ − α + ‖b‖² + d_t``.
+        Dropping the bounds makes each value a lower bound on the capped QP of ``T``, and an exact
+        value when ``x_T`` happens to satisfy ``0 ≤ x_T ≤ u`` (``feasible``).
         """
         b = self.problem.loadings
+        upper = self.settings.max_weight
         hinv = np.linalg.inv(self._hessian(support))
         q_s = self.c[support]
         a_q, a_1 = hinv @ q_s, hinv.sum(axis=1)
@@ -537,16 +563,34 @@ class _Search:
         beta_j = beta + e_q * e_1 * schur
         gamma_j = gamma + e_1 * e_1 * schur
         tv = self.problem.target_variance
-        add = np.where(ok, (1.0 - beta_j) ** 2 / gamma_j - alpha_j + tv, np.inf)
+        mu_j = (1.0 - beta_j) / gamma_j
+        add = np.where(ok, (1.0 - beta_j) * mu_j - alpha_j + tv, np.inf)
+        # K u' over S (m, n) and at the new name j (n,), for u = q and u = 1
         kq = a_q[:, None] + p * e_q[None, :]
         k1 = a_1[:, None] + p * e_1[None, :]
-        kii = np.diag(hinv)[:, None] + p * p / schur[None, :]
+        x_add = kq + mu_j * k1
+        x_add_new = -(e_q + mu_j * e_1)
+        add_ok = ((x_add >= 0) & (x_add <= upper)).all(axis=0) & (x_add_new >= 0)
+        add_ok &= x_add_new <= upper
+        # removing position i: column i of K, (m, m, n) over S and (m, n) at the new name
+        kcol = hinv[:, :, None] + p[:, None, :] * p[None, :, :] / schur[None, None, :]
+        kcol_new = -p / schur[None, :]
+        kii = np.einsum("iij->ij", kcol)
         alpha_t = alpha_j[None, :] - kq * kq / kii
         beta_t = beta_j[None, :] - kq * k1 / kii
         gamma_t = gamma_j[None, :] - k1 * k1 / kii
-        swap = (1.0 - beta_t) ** 2 / gamma_t - alpha_t + tv
+        mu_t = (1.0 - beta_t) / gamma_t
+        swap = (1.0 - beta_t) * mu_t - alpha_t + tv
         swap = np.where(ok[None, :] & ~fixed_in[support][:, None], swap, np.inf)
-        return add, swap
+        rq, r1 = kq / kii, k1 / kii  # (i, j)
+        x_s = (kq[:, None, :] - kcol * rq[None, :, :]) + mu_t[None, :, :] * (
+            k1[:, None, :] - kcol * r1[None, :, :]
+        )  # (ℓ, i, j)
+        x_new = (-e_q[None, :] - kcol_new * rq) + mu_t * (-e_1[None, :] - kcol_new * r1)
+        inside = (x_s >= 0) & (x_s <= upper)
+        inside |= np.eye(support.size, dtype=bool)[:, :, None]  # ℓ = i is removed
+        swap_ok = inside.all(axis=0) & (x_new >= 0) & (x_new <= upper)
+        return _Screen(add, add_ok, swap, swap_ok)
 
     def greedy(self, allowed: BoolArray, fixed_in: BoolArray) -> _Incumbent:
         """Forward stepwise selection: best single name, then best additions up to ``K`` names."""
@@ -557,27 +601,45 @@ class _Search:
             single = np.where(allowed, self.diag - 2.0 * self.c, np.inf)
             support = np.array([int(np.argmin(single))])
         while support.size < target_size:
-            add, _ = self.screen(support, allowed, fixed_in)
+            add = self.screen(support, allowed, fixed_in).add
             support = np.sort(np.append(support, int(np.argmin(add))))
         return self.evaluate(support)
 
     def local_search(self, inc: _Incumbent, allowed: BoolArray, fixed_in: BoolArray) -> _Incumbent:
-        """1-swap (and add) local search: screened moves, best first, checked with the capped QP."""
+        """1-swap (and add) local search by screened values, best first.
+
+        The best move whose screened value is exact (its unconstrained weights are within bounds)
+        is taken when it improves; otherwise the ``swap_trials`` best screened moves are checked with
+        the capped QP. Stops when no checked move improves the variance.
+        """
         st = self.settings
         for _ in range(st.max_local_rounds):
+            # names the capped QP left at zero free their slot (the variance is unchanged)
+            dead = (inc.weights <= 0.0) & ~fixed_in[inc.support]
+            if dead.any() and inc.support.size - int(dead.sum()) >= st.min_names:
+                inc = self.evaluate(inc.support[~dead])
             threshold = inc.value * (1.0 - IMPROVEMENT_TOLERANCE)
-            add, swap = self.screen(inc.support, allowed, fixed_in)
+            sc = self.screen(inc.support, allowed, fixed_in)
+            can_add = inc.support.size < st.max_names
+            add = sc.add if can_add else np.full_like(sc.add, np.inf)
             moves: list[tuple[float, int, int]] = []  # (screened value, position or -1, j)
-            if inc.support.size < st.max_names:
+            exact_add = np.where(sc.add_ok, add, np.inf)
+            exact_swap = np.where(sc.swap_ok, sc.swap, np.inf)
+            j_add = int(np.argmin(exact_add))
+            i_sw, j_sw = np.unravel_index(int(np.argmin(exact_swap)), exact_swap.shape)
+            if exact_add[j_add] <= exact_swap[i_sw, j_sw]:
+                moves.append((float(exact_add[j_add]), -1, j_add))
+            else:
+                moves.append((float(exact_swap[i_sw, j_sw]), int(i_sw), int(j_sw)))
+            if can_add:
                 moves += [(float(add[j]), -1, int(j)) for j in np.argsort(add)[: st.swap_trials]]
-            flat = np.argsort(swap, axis=None)[: st.swap_trials]
-            pos, js = np.unravel_index(flat, swap.shape)
-            moves += [(float(swap[i, j]), int(i), int(j)) for i, j in zip(pos, js, strict=True)]
-            moves.sort()
+            flat = np.argsort(sc.swap, axis=None)[: st.swap_trials]
+            pos, js = np.unravel_index(flat, sc.swap.shape)
+            moves += [(float(sc.swap[i, j]), int(i), int(j)) for i, j in zip(pos, js, strict=True)]
             moved = False
-            for value, i, j in moves:
+            for value, i, j in [moves[0], *sorted(moves[1:])]:
                 if value >= threshold:
-                    break
+                    continue
                 support = inc.support if i < 0 else np.delete(inc.support, i)
                 cand = self.evaluate(np.append(support, j))
                 if cand.value < threshold:
@@ -586,6 +648,34 @@ class _Search:
             if not moved:
                 return inc
         return inc
+
+    def backward(self, allowed: BoolArray, fixed_in: BoolArray) -> _Incumbent:
+        """Backward elimination: the QP over every allowed name, then drop the smallest weight.
+
+        The capped QP without the cardinality already zeroes most names; removing the smallest
+        positive weight and re-solving (warm-started) until ``K`` names remain is a strong start on
+        small candidate sets, where collinear names defeat forward selection.
+        """
+        st = self.settings
+        support = np.nonzero(allowed)[0]
+        h_all = self._hessian(support)
+        q_all = self.c[support]
+        keep = np.ones(support.size, dtype=bool)
+        w_prev = None
+        while True:
+            idx = np.nonzero(keep)[0]
+            w, _ = _support_qp(h_all[np.ix_(idx, idx)], q_all[idx], st.max_weight, w_prev)
+            positive = (w > 0) | fixed_in[support[idx]]
+            if int(positive.sum()) <= st.max_names:
+                return self.evaluate(support[idx[positive]])
+            droppable = np.where(positive & ~fixed_in[support[idx]], w, np.inf)
+            drop = int(np.argmin(droppable))
+            keep[idx[drop]] = False
+            keep[idx[~positive]] = False
+            if int(keep.sum()) < st.min_names:
+                return self.greedy(allowed, fixed_in)
+            rest = w[keep[idx]]
+            w_prev = _feasible_start(rest, st.max_weight)
 
     def from_support(self, seed: IntArray, allowed: BoolArray, fixed_in: BoolArray) -> _Incumbent:
         """Complete ``seed`` greedily to ``K`` names (fixed-in names kept), then local search."""
@@ -599,7 +689,7 @@ class _Search:
             return self.local_search(self.greedy(allowed, fixed_in), allowed, fixed_in)
         target_size = min(st.max_names, int(allowed.sum()))
         while support.size < target_size:
-            add, _ = self.screen(support, allowed, fixed_in)
+            add = self.screen(support, allowed, fixed_in).add
             support = np.sort(np.append(support, int(np.argmin(add))))
         return self.local_search(self.evaluate(support), allowed, fixed_in)
 
@@ -628,10 +718,17 @@ class _Relaxation:
     master: float = math.inf
     z: FloatArray | None = None
     nu: float | None = None
+    theta: FloatArray | None = None
 
-    def run(self, incumbent_value: float, max_iter: int) -> None:
-        """Iterate until the incumbent is certified, the relaxation is solved, or ``max_iter``."""
+    def run(self, incumbent_value: float, max_iter: int, solve_fully: bool = False) -> None:
+        """Add atoms until the incumbent is certified, the relaxation is solved, or ``max_iter``.
+
+        When the master (an upper bound on the relaxation) falls below the certification threshold
+        the node cannot be certified by its relaxation: it is then solved only to
+        ``NODE_RELAXATION_FRACTION`` of the tolerance, enough to branch on.
+        """
         st = self.settings
+        threshold = incumbent_value * (1.0 - st.gap_tolerance)
         d_sep = self.problem.specific_variance + self.problem.shift
         allowed = ~self.fixed_out
         for _ in range(max_iter):
@@ -646,8 +743,14 @@ class _Relaxation:
                 return
             self.nu = sol.nu
             self.bound = max(self.bound, lin.const + sol.phi)
-            if self.bound >= incumbent_value * (1.0 - st.gap_tolerance):
-                return
+            if not solve_fully:
+                if self.bound >= threshold:
+                    return
+                # the relaxation cannot certify this node: converge it only enough to branch well
+                if self.master < threshold and self.master - self.bound <= (
+                    NODE_RELAXATION_FRACTION * st.gap_tolerance * self.master
+                ):
+                    return
             converged = min(RELAXATION_TOLERANCE, st.gap_tolerance / 10.0) * self.master
             if self.master - self.bound <= converged or sol.atom is None:
                 return
@@ -659,11 +762,16 @@ class _Relaxation:
         x = np.stack([a.x for a in self.atoms], axis=1)  # (n, J)
         t = np.array([a.t for a in self.atoms])
         y = self.problem.loadings.T @ x
-        h = y.T @ y - self.problem.shift * (x.T @ x)
+        h = y.T @ y - x.T @ (self.problem.shift[:, None] * x)
         h = (h + h.T) / 2
         h[np.diag_indices_from(h)] += MASTER_RIDGE * max(float(np.trace(h)) / len(t), 1e-300)
         q = x.T @ self.c - t / 2.0
-        theta, _ = _support_qp(h, q, 1.0)
+        start = None
+        if self.theta is not None:
+            start = np.zeros(len(t))
+            start[: self.theta.size] = self.theta
+        theta, _ = _support_qp(h, q, 1.0, start)
+        self.theta = theta
         value = float(theta @ h @ theta - 2.0 * q @ theta + self.problem.target_variance)
         return theta, value
 
@@ -725,16 +833,23 @@ def solve_hedge(
     none = np.zeros(n, dtype=bool)
     everyone = np.ones(n, dtype=bool)
     search = _Search(problem, settings)
-    inc = search.local_search(search.greedy(everyone, none), everyone, none)
+    first = (
+        search.backward(everyone, none)
+        if n <= BACKWARD_MAX_CANDIDATES
+        else search.greedy(everyone, none)
+    )
+    inc = search.local_search(first, everyone, none)
     root = _Relaxation(problem, settings, search.c, none, none, [_atom_from(inc, problem)])
     root.nu = 2.0 * inc.nu
     root.run(inc.value, settings.max_cg_iter)
-    bound = root.bound
-    if _gap(inc.value, bound) > settings.gap_tolerance and root.z is not None:
+    if _gap(inc.value, root.bound) > settings.gap_tolerance and root.z is not None:
         # round the relaxation: its most-selected names seed another local search
         alt = search.from_support(np.argsort(-root.z)[: settings.max_names], everyone, none)
         if alt.value < inc.value:
             inc = alt
+            root.atoms.append(_atom_from(inc, problem))
+            root.run(inc.value, settings.max_cg_iter)
+    bound = root.bound
     if _gap(inc.value, bound) > settings.gap_tolerance:
         inc, bound = _branch_and_bound(search, inc, root)
     w_full = inc.full(n)

@@ -268,7 +268,11 @@ def test_sample_problem_solves_and_uses_the_shift():
     )
     risk = risk_from_returns(wide, dates[-1], min_days=100)
     problem = build_problem(risk, "P00", risk.tickers, 4)
-    assert problem.shift > 0  # 14 names, 200 days: B Bᵀ is well conditioned
+    # 14 names, 200 days: B Bᵀ is non-singular, so part of it moves into the perspective term
+    assert (problem.shift > 0).all()
+    rest = problem.loadings @ problem.loadings.T - np.diag(problem.shift)
+    assert np.linalg.eigvalsh(rest)[0] >= -1e-12
+    assert np.linalg.eigvalsh(rest + 0.02 * np.diag(problem.shift))[0] > 0
     settings = replace(EXACT, max_names=5)
     result = solve_hedge(problem, settings)
     _, v_bf = brute_force(problem, settings)
