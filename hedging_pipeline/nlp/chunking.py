@@ -159,8 +159,8 @@ class ChunkingRun:
     Attributes
     ----------
     chunks : pd.DataFrame
-        Columns ticker, chunk_index, text, n_tokens, source, fingerprint; sorted by (ticker,
-        chunk_index).
+        Columns ticker, chunk_index, text, n_tokens, source, fingerprint, model (the embedder whose
+        tokenizer counted the tokens); sorted by (ticker, chunk_index).
     issues : tuple of ChunkIssue
         One ``error`` per ticker without chunks, ``note`` rows for truncation and source fallbacks.
     """
@@ -174,7 +174,8 @@ class ChunkingRun:
         return tuple(issue.ticker for issue in self.issues if issue.severity == "error")
 
 
-CHUNK_COLUMNS = ("ticker", "chunk_index", "text", "n_tokens", "source", "fingerprint")
+CHUNK_COLUMNS = ("ticker", "chunk_index", "text", "n_tokens", "source", "fingerprint", "model")
+"""``model`` is the id of the embedder whose tokenizer counted ``n_tokens``."""
 
 
 def chunk_header(title: str, sector: str) -> str:
@@ -415,7 +416,6 @@ def content_fingerprint(
     sector: str,
     model_id: str,
     config: ChunkingConfig,
-    pooling: str,
 ) -> str:
     """Hash of everything a company's embedding depends on.
 
@@ -430,8 +430,6 @@ def content_fingerprint(
         Embedder id (``Embedder.model_id``, includes the Matryoshka dimension).
     config : ChunkingConfig
         Cleaning and chunking settings.
-    pooling : str
-        Pooling method of chunk vectors.
 
     Returns
     -------
@@ -444,7 +442,6 @@ def content_fingerprint(
         "sector": sector,
         "model": model_id,
         "chunking": asdict(config),
-        "pooling": pooling,
         "version": CHUNKER_VERSION,
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode("utf-8"))
@@ -459,7 +456,6 @@ def chunk_descriptions(
     *,
     model_id: str,
     config: ChunkingConfig,
-    pooling: str = "mean",
 ) -> ChunkingRun:
     """Clean, choose and chunk ``tickers``' descriptions; a bad company is recorded, not fatal.
 
@@ -477,8 +473,6 @@ def chunk_descriptions(
         Embedder id, for the fingerprint.
     config : ChunkingConfig
         Settings (``max_tokens`` should already be capped by the model's budget).
-    pooling : str
-        Pooling method, for the fingerprint.
 
     Returns
     -------
@@ -527,7 +521,6 @@ def chunk_descriptions(
             sector=sector,
             model_id=model_id,
             config=config,
-            pooling=pooling,
         )
         issues.extend(ChunkIssue(ticker, "note", note) for note in chosen.notes)
         frames.append(
@@ -539,6 +532,7 @@ def chunk_descriptions(
                     "n_tokens": [c.n_tokens for c in chunks],
                     "source": chosen.source,
                     "fingerprint": fingerprint,
+                    "model": model_id,
                 }
             )
         )

@@ -288,3 +288,80 @@ def ai_cluster_view(clusters: pd.DataFrame, roles: pd.DataFrame) -> pd.DataFrame
     return view.sort_values(
         ["maker_share", "user_share", "cluster"], ascending=[False, False, True]
     ).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class UniverseMap:
+    """The company map with its AI view and its agreement with GICS.
+
+    Attributes
+    ----------
+    clusters : ClusterMap
+        UMAP + HDBSCAN result.
+    roles : pd.DataFrame
+        :func:`ai_roles` of the mapped companies.
+    ai_view : pd.DataFrame
+        :func:`ai_cluster_view`.
+    ari_gics, ami_gics : float
+        Agreement of the HDBSCAN labels with GICS sectors over all mapped companies that have a
+        sector (noise counted as one more label).
+    """
+
+    clusters: ClusterMap
+    roles: pd.DataFrame
+    ai_view: pd.DataFrame
+    ari_gics: float
+    ami_gics: float
+
+
+def map_universe(
+    tickers: Sequence[str],
+    embeddings: FloatArray,
+    texts: Mapping[str, str],
+    sectors: Mapping[str, str],
+    *,
+    seed: int = 0,
+    min_cluster_size: int = MIN_CLUSTER_SIZE,
+) -> UniverseMap:
+    """Cluster the universe, classify AI makers/users and say which clusters hold them.
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        Row order of ``embeddings``.
+    embeddings : FloatArray
+        Company vectors, shape ``(n, d)``.
+    texts : mapping
+        ``{ticker: cleaned description}`` for the keyword scoring (missing tickers score 0).
+    sectors : mapping
+        ``{ticker: GICS sector}``.
+    seed : int
+        UMAP seed.
+    min_cluster_size : int
+        HDBSCAN's smallest cluster.
+
+    Returns
+    -------
+    UniverseMap
+        Clusters, roles, the per-cluster AI view and ARI/AMI against GICS.
+
+    Raises
+    ------
+    InvalidValueError
+        As :func:`cluster_companies`.
+    """
+    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+    result = cluster_companies(tickers, embeddings, seed=seed, min_cluster_size=min_cluster_size)
+    frame = result.frame
+    roles = ai_roles({t: texts.get(t, "") for t in frame["ticker"]})
+    truth = frame["ticker"].map(sectors)
+    known = truth.notna().to_numpy()
+    labels = frame["cluster"].to_numpy()[known]
+    return UniverseMap(
+        clusters=result,
+        roles=roles,
+        ai_view=ai_cluster_view(frame, roles),
+        ari_gics=float(adjusted_rand_score(truth[known].astype(str), labels)),
+        ami_gics=float(adjusted_mutual_info_score(truth[known].astype(str), labels)),
+    )

@@ -566,6 +566,33 @@ def pool_chunk_embeddings(
     )
 
 
+def embedding_fingerprint(chunk_fingerprint: str, pooling: str) -> str:
+    """Fingerprint of a company vector: its chunks' content fingerprint and the pooling rule.
+
+    Parameters
+    ----------
+    chunk_fingerprint : str
+        ``description_chunks.fingerprint`` (text, header, model, chunking settings).
+    pooling : str
+        Pooling method.
+
+    Returns
+    -------
+    str
+        Hex SHA-256 (first 32 characters).
+    """
+    payload = f"{chunk_fingerprint}|pooling={pooling}".encode()
+    return hashlib.sha256(payload).hexdigest()[:32]
+
+
+def expected_model_id(model_name: str, dimension: int | None = None) -> str:
+    """The ``model_id`` :func:`load_embedder` gives ``model_name``, without loading the model.
+
+    A ``dimension`` is taken to be a Matryoshka truncation (below the native size).
+    """
+    return model_id_for(model_name, dimension, native_dimension=np.iinfo(np.int32).max)
+
+
 @dataclass(frozen=True)
 class EmbeddingRun:
     """Company vectors of one run and what was (not) recomputed.
@@ -573,8 +600,8 @@ class EmbeddingRun:
     Attributes
     ----------
     embeddings : pd.DataFrame
-        Columns ticker, model, embedding (list of float), fingerprint, n_chunks, for the companies
-        whose fingerprint changed (or was missing); sorted by ticker.
+        Columns ticker, model, embedding (float32 array), fingerprint (:func:`embedding_fingerprint`),
+        n_chunks, for the companies whose fingerprint changed (or was missing); sorted by ticker.
     skipped : tuple of str
         Tickers whose stored fingerprint matched (not re-embedded).
     n_chunks_embedded : int
@@ -606,7 +633,8 @@ def embed_companies(
     embedder : Embedder
         The model.
     stored_fingerprints : mapping, optional
-        ``{ticker: fingerprint}`` of the embeddings already in the warehouse for ``embedder``.
+        ``{ticker: fingerprint}`` of the embeddings already in the warehouse for ``embedder``
+        (the ``fingerprint`` column this function writes).
     pooling : {"mean", "token_weighted"}
         Chunk pooling.
     progress : callable, optional
@@ -621,11 +649,21 @@ def embed_companies(
     ------
     MissingColumnError
         If ``chunks`` lacks a column.
+    InvalidValueError
+        If the chunks were counted with another model's tokenizer (column ``model``).
     """
     require_columns(chunks, ("ticker", "chunk_index", "text", "n_tokens", "fingerprint"), "chunks")
+    if "model" in chunks.columns:
+        other = sorted(set(chunks["model"].dropna().astype(str)) - {embedder.model_id})
+        if other:
+            raise InvalidValueError(
+                f"description_chunks: chunks were sized with the tokenizer of {other}, not of "
+                f"{embedder.model_id!r}; re-materialise description_chunks with this model"
+            )
     stored = dict(stored_fingerprints or {})
     ordered = chunks.sort_values(["ticker", "chunk_index"], kind="stable")
     fingerprints = ordered.groupby("ticker", sort=True)["fingerprint"].first()
+    fingerprints = fingerprints.map(lambda f: embedding_fingerprint(str(f), pooling))
     unchanged = fingerprints.index[
         [stored.get(t) == f for t, f in zip(fingerprints.index, fingerprints, strict=True)]
     ]
@@ -641,7 +679,7 @@ def embed_companies(
         {
             "ticker": list(pooled.tickers),
             "model": embedder.model_id,
-            "embedding": [row.astype(np.float32).tolist() for row in pooled.embeddings],
+            "embedding": list(pooled.embeddings.astype(np.float32)),
             "fingerprint": fingerprints.loc[list(pooled.tickers)].to_numpy(),
             "n_chunks": list(pooled.n_chunks),
         }

@@ -25,7 +25,8 @@ from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, sil
 
 from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.nlp.embedding import l2_normalise
-from hedging_pipeline.nlp.peers import nearest_peers
+from hedging_pipeline.nlp.peers import embeddings_matrix, nearest_peers
+from hedging_pipeline.nlp.text import require_columns
 from hedging_pipeline.types import FloatArray
 
 DEFAULT_PRECISION_K = 10
@@ -36,6 +37,16 @@ KMEANS_N_INIT = 10
 
 MIN_COMPANIES = 3
 """Silhouette needs at least 2 labels and more companies than labels."""
+
+EVALUATION_COLUMNS = (
+    "model",
+    "silhouette_gics",
+    "ari_gics",
+    "ami_gics",
+    "peer_sector_precision",
+    "n_companies",
+    "n_sectors",
+)
 
 
 @dataclass(frozen=True)
@@ -167,3 +178,40 @@ def evaluate_embeddings(
         n_companies=len(names),
         n_sectors=n_sectors,
     )
+
+
+def evaluate_models(
+    embeddings: pd.DataFrame, companies: pd.DataFrame, *, seed: int = 0
+) -> pd.DataFrame:
+    """Evaluate every model present in ``company_embeddings`` against GICS, one row per model.
+
+    Parameters
+    ----------
+    embeddings : pd.DataFrame
+        ``company_embeddings`` rows (ticker, model, embedding).
+    companies : pd.DataFrame
+        Columns ticker, gics_sector.
+    seed : int
+        k-means seed.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``embedding_evaluation`` rows (model, silhouette_gics, ari_gics, ami_gics,
+        peer_sector_precision, n_companies, n_sectors), sorted by model.
+
+    Raises
+    ------
+    MissingColumnError
+        If a column is missing.
+    InvalidValueError
+        If a model cannot be evaluated (too few companies or sectors).
+    """
+    require_columns(companies, ("ticker", "gics_sector"), "companies")
+    sector_of = companies.drop_duplicates("ticker").set_index("ticker")["gics_sector"]
+    rows = []
+    for model in sorted(embeddings["model"].unique()):
+        tickers, matrix = embeddings_matrix(embeddings, model)
+        sectors = [sector_of.get(t) for t in tickers]
+        rows.append(evaluate_embeddings(tickers, matrix, sectors, model=model, seed=seed))
+    return pd.DataFrame([asdict(r) for r in rows], columns=EVALUATION_COLUMNS)

@@ -457,3 +457,39 @@ def choose_description(
     raise InvalidValueError(
         f"descriptions: ticker {ticker}: no usable text in any source: " + " | ".join(reasons)
     )
+
+
+def company_texts(
+    descriptions: pd.DataFrame, *, max_chars: int = DEFAULT_MAX_CHARS
+) -> dict[str, str]:
+    """Cleaned text of every source of every ticker, joined per ticker (for keyword scoring).
+
+    Rows whose text is rejected by :func:`clean_description` are skipped; a ticker with no usable
+    row maps to an empty string.
+
+    Parameters
+    ----------
+    descriptions : pd.DataFrame
+        Columns ticker, text (and optionally source).
+    max_chars : int
+        Per-row cap passed to :func:`clean_description`.
+
+    Returns
+    -------
+    dict
+        ``{ticker: text}``.
+
+    Raises
+    ------
+    MissingColumnError
+        If ``ticker`` or ``text`` is missing.
+    """
+    require_columns(descriptions, ("ticker", "text"), "descriptions")
+    out: dict[str, list[str]] = {}
+    for ticker, text in zip(descriptions["ticker"], descriptions["text"], strict=True):
+        parts = out.setdefault(str(ticker), [])
+        try:
+            parts.append(clean_description(text, ticker=str(ticker), max_chars=max_chars).text)
+        except InvalidValueError:
+            continue
+    return {ticker: "\n\n".join(parts) for ticker, parts in out.items()}

@@ -170,14 +170,13 @@ def test_invalid_chunking_config(kwargs, match):
         ChunkingConfig(**kwargs)
 
 
-def test_fingerprint_changes_with_text_model_settings_and_pooling_only():
+def test_fingerprint_changes_with_text_header_model_and_settings():
     base = {
         "text": "Acme makes pumps.",
         "title": "Acme",
         "sector": "Industrials",
         "model_id": "m",
         "config": ChunkingConfig(),
-        "pooling": "mean",
     }
     reference = content_fingerprint(**base)
     assert content_fingerprint(**base) == reference
@@ -188,10 +187,12 @@ def test_fingerprint_changes_with_text_model_settings_and_pooling_only():
         "sector": "Utilities",
         "model_id": "m2",
         "config": ChunkingConfig(overlap_tokens=16),
-        "pooling": "token_weighted",
+        "max_chunks": ChunkingConfig(max_chunks=7),
+        "source_priority": ChunkingConfig(source_priority=("sec_10k_item1",)),
     }
     for key, value in changes.items():
-        assert content_fingerprint(**{**base, key: value}) != reference, key
+        field = "config" if isinstance(value, ChunkingConfig) else key
+        assert content_fingerprint(**{**base, field: value}) != reference, key
 
 
 def _universe():

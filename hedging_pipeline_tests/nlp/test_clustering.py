@@ -6,7 +6,13 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from hedging_pipeline.errors import InvalidValueError
-from hedging_pipeline.nlp.clustering import NOISE, ai_cluster_view, ai_roles, cluster_companies
+from hedging_pipeline.nlp.clustering import (
+    NOISE,
+    ai_cluster_view,
+    ai_roles,
+    cluster_companies,
+    map_universe,
+)
 from hedging_pipeline_tests.nlp.test_peers import planted_groups
 
 
@@ -32,6 +38,25 @@ def test_planted_groups_are_recovered(planted_map):
     d = np.linalg.norm(xy[:, None] - xy[None], axis=2)
     np.fill_diagonal(d, np.inf)
     assert (truth[d.argmin(axis=1)] == truth).mean() >= 0.95
+
+
+def test_map_universe_scores_gics_and_lists_ai_names(planted_map):
+    tickers, x, groups, result = planted_map
+    sectors = {t: f"S{g}" for t, g in zip(tickers, groups, strict=True)}
+    maker_group = [t for t, g in zip(tickers, groups, strict=True) if g == 0]
+    texts = {
+        t: "We design GPUs, semiconductors and AI chips for data centers." for t in maker_group
+    }
+    universe = map_universe(tickers, x, texts, sectors, seed=7)
+    pd.testing.assert_frame_equal(universe.clusters.frame, result.frame)
+    frame = result.frame
+    labels = frame["cluster"].to_numpy()
+    truth = frame["ticker"].map(sectors).to_numpy()
+    assert universe.ari_gics == pytest.approx(adjusted_rand_score(truth, labels))
+    assert universe.ari_gics > 0.8 and universe.ami_gics > 0.8
+    assert set(universe.roles.loc[universe.roles["role"] == "maker", "ticker"]) == set(maker_group)
+    top = universe.ai_view.iloc[0]
+    assert top["dominant"] == "maker" and top["n_makers"] >= 13
 
 
 def test_same_seed_same_map(planted_map):

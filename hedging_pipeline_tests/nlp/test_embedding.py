@@ -16,6 +16,8 @@ from hedging_pipeline.nlp.embedding import (
     HashingEmbedder,
     SentenceTransformerEmbedder,
     embed_companies,
+    embedding_fingerprint,
+    expected_model_id,
     is_nomic,
     l2_normalise,
     load_embedder,
@@ -251,6 +253,26 @@ def test_unchanged_companies_are_not_re_embedded():
     assert third.embeddings["ticker"].tolist() == ["B"]
     assert third.skipped == ("A", "C")
     np.testing.assert_allclose(np.linalg.norm(third.embeddings["embedding"][0]), 1.0, atol=1e-6)
+
+
+def test_pooling_change_re_embeds_and_other_tokenizer_is_refused():
+    embedder = CountingEmbedder()
+    first = embed_companies(_chunks("beta oil"), embedder)
+    stored = dict(zip(first.embeddings["ticker"], first.embeddings["fingerprint"], strict=True))
+    again = embed_companies(
+        _chunks("beta oil"), embedder, stored_fingerprints=stored, pooling="token_weighted"
+    )
+    assert again.n_chunks_embedded == 4 and again.skipped == ()
+    assert stored["A"] == embedding_fingerprint("fa", "mean") != embedding_fingerprint("fa", "x")
+    foreign = _chunks("beta oil").assign(model="nomic-embed-text-v1.5")
+    with pytest.raises(InvalidValueError, match=r"tokenizer of \['nomic-embed-text-v1.5'\]"):
+        embed_companies(foreign, embedder)
+
+
+def test_expected_model_id_matches_loaded_ids(minilm):
+    assert expected_model_id(DEFAULT_EMBEDDING_MODEL) == minilm.model_id
+    assert expected_model_id("nomic-ai/nomic-embed-text-v1.5", 256) == "nomic-embed-text-v1.5@256"
+    assert expected_model_id("/models/bge-small/") == "bge-small"
 
 
 def test_embed_companies_requires_fingerprints():

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from hedging_pipeline.errors import InvalidValueError
-from hedging_pipeline.nlp.evaluation import evaluate_embeddings, peer_sector_precision
+from hedging_pipeline.errors import InvalidValueError, MissingColumnError
+from hedging_pipeline.nlp.evaluation import (
+    EVALUATION_COLUMNS,
+    EmbeddingEvaluation,
+    evaluate_embeddings,
+    evaluate_models,
+    peer_sector_precision,
+)
 from hedging_pipeline_tests.nlp.test_peers import planted_groups
 
 
@@ -72,3 +81,27 @@ def test_evaluation_errors():
         evaluate_embeddings(tickers, x, ["S"] * 5, model="m")
     with pytest.raises(InvalidValueError, match="6 companies with a sector in 1 sectors"):
         evaluate_embeddings(tickers, x, ["S"] * 6, model="m")
+
+
+def test_evaluate_models_gives_one_row_per_model():
+    tickers, x, groups = planted_groups(n_groups=3, per_group=12, noise=0.05, seed=4)
+    rng = np.random.default_rng(0)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"ticker": tickers, "model": "good", "embedding": list(x)}),
+            pd.DataFrame(
+                {"ticker": tickers, "model": "noise", "embedding": list(rng.normal(size=x.shape))}
+            ),
+        ]
+    )
+    companies = pd.DataFrame({"ticker": tickers, "gics_sector": [f"S{g}" for g in groups]})
+    table = evaluate_models(frame, companies)
+    assert tuple(table.columns) == EVALUATION_COLUMNS
+    assert tuple(f.name for f in fields(EmbeddingEvaluation)) == EVALUATION_COLUMNS
+    assert table["model"].tolist() == ["good", "noise"]
+    good, noise = table.set_index("model").loc["good"], table.set_index("model").loc["noise"]
+    assert good["ari_gics"] == pytest.approx(1.0) and abs(noise["ari_gics"]) < 0.2
+    assert good["silhouette_gics"] > 0.5 > noise["silhouette_gics"]
+    assert (table["n_companies"] == 36).all()
+    with pytest.raises(MissingColumnError, match="companies: column\\(s\\) \\['gics_sector'\\]"):
+        evaluate_models(frame, companies.drop(columns="gics_sector"))

@@ -9,6 +9,7 @@ from hedging_pipeline.errors import InvalidValueError, MissingColumnError
 from hedging_pipeline.nlp.text import (
     choose_description,
     clean_description,
+    company_texts,
     latin_fraction,
     split_sentences,
 )
@@ -179,3 +180,23 @@ def test_all_sources_bad_lists_every_reason():
 def test_missing_text_column_is_a_missing_column_error():
     with pytest.raises(MissingColumnError, match="descriptions: column\\(s\\) \\['text'\\]"):
         choose_description("ABC", pd.DataFrame({"ticker": ["ABC"], "body": ["x"]}))
+
+
+def test_company_texts_joins_usable_sources_per_ticker():
+    frame = pd.DataFrame(
+        {
+            "ticker": ["A", "A", "B", "C"],
+            "text": [
+                "Alpha makes pumps and valves for water utilities.[1]",
+                "We sell valves to municipal water utilities.",
+                "   ",
+                "Gamma runs a regional bank with branches in Ohio.",
+            ],
+        }
+    )
+    texts = company_texts(frame)
+    assert texts == {
+        "A": "Alpha makes pumps and valves for water utilities.\n\nWe sell valves to municipal water utilities.",
+        "B": "",
+        "C": "Gamma runs a regional bank with branches in Ohio.",
+    }
