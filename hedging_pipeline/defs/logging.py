@@ -53,7 +53,7 @@ class _ProgressFilter(logging.Filter):
 def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     """Logger printing step progress and the assets' own messages to stderr."""
     logger = logging.getLogger("hedging_pipeline.progress")
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)  # Dagster logs step events at DEBUG; the filter picks what shows
     logger.propagate = False
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

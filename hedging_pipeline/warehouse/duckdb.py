@@ -290,6 +290,8 @@ class Warehouse:
     def replace_table(self, table: str, frame: pd.DataFrame) -> int:
         """Replace the whole content of ``table`` by ``frame`` (schema follows ``frame``)."""
         _check_identifier(table)
+        for column in frame.columns:
+            _check_identifier(str(column))
         with self.connect() as con:
             con.begin()
             try:
