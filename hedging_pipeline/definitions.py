@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from hedging_pipeline.defs.automation import build_automation_defs
 from hedging_pipeline.defs.backtest import build_backtest_defs
+from hedging_pipeline.defs.executors import build_executor
 from hedging_pipeline.defs.hedges import build_hedges_defs
 from hedging_pipeline.defs.logging import progress_logger
 from hedging_pipeline.defs.panels import build_panel_assets
@@ -43,13 +45,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         build_backtest_defs(parts, settings),
     )
     assets = [a for a in (areas.assets or []) if isinstance(a, dg.AssetsDefinition)]
-    jobs = stage_jobs(compute_stages(assets))
+    stages = compute_stages(assets)
     return dg.Definitions.merge(
         areas,
+        build_automation_defs(parts, settings, stages),
         dg.Definitions(
-            jobs=jobs,
+            jobs=stage_jobs(stages),
             resources=build_resources(settings),
-            executor=dg.multiprocess_executor,
+            executor=build_executor(settings),
             loggers={"console": dg.colored_console_logger, "progress": progress_logger},
         ),
     )

@@ -116,10 +116,8 @@ def test_lock_held_by_another_process_is_retried(tmp_path):
         [
             sys.executable,
             "-c",
-            (
-                "import duckdb, time; c = duckdb.connect(%r); print('ok', flush=True); time.sleep(1.5); c.close()"
-                % str(path)
-            ),
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ok', flush=True); "
+            "time.sleep(1.5); c.close()",
         ],
         stdout=subprocess.PIPE,
         text=True,
