@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from hedging_pipeline.backtest.walk_forward import Split
+from hedging_pipeline.backtest.walk_forward import Split, walk_forward_splits
 from hedging_pipeline.errors import (
     DataError,
     DuplicateRowsError,
@@ -682,3 +682,51 @@ def summarise_backtest(
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     summary["n_targets"] = summary["n_targets"].astype(np.int64)
     return summary
+
+
+def backtest_hedges(
+    hedge_weights: pd.DataFrame,
+    hedge_diagnostics: pd.DataFrame,
+    daily_returns: pd.DataFrame,
+    *,
+    horizon: int | None = None,
+    missing_hedge_returns: MissingReturnPolicy = "cash",
+) -> BacktestEvaluation:
+    """Run the whole walk-forward backtest: splits from the hedges' as_of dates, then evaluation.
+
+    The trading calendar is the set of dates present in ``daily_returns``; every ``as_of`` of
+    ``hedge_weights`` is a rebalance date, held until the next one (``walk_forward_splits``).
+
+    Parameters
+    ----------
+    hedge_weights, hedge_diagnostics, daily_returns : pd.DataFrame
+        As for ``evaluate_hedges``; ``daily_returns`` must cover the dates after the first as_of.
+    horizon : int, optional
+        Cap on the holding period in trading days (``walk_forward_splits``).
+    missing_hedge_returns : {"cash", "raise"}
+        Treatment of missing hedge-name returns (``evaluate_hedges``).
+
+    Returns
+    -------
+    BacktestEvaluation
+        As ``evaluate_hedges``.
+
+    Raises
+    ------
+    MissingColumnError
+        If ``hedge_weights`` or ``daily_returns`` lacks its date column.
+    InvalidValueError
+        If a hedge's as_of is not a date of ``daily_returns`` (and as ``evaluate_hedges``).
+    """
+    _require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
+    _require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
+    as_of = _normalised_dates(hedge_weights["as_of"], "hedge_weights.as_of").unique()
+    trading_dates = _normalised_dates(daily_returns["date"], "daily_returns.date").unique()
+    splits = walk_forward_splits(trading_dates, as_of, horizon=horizon)
+    return evaluate_hedges(
+        hedge_weights,
+        hedge_diagnostics,
+        daily_returns,
+        splits,
+        missing_hedge_returns=missing_hedge_returns,
+    )

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.backtest.metrics import SCOPE_FULL_PERIOD, order_methods
+from hedging_pipeline.backtest.metrics import (
+    HEDGE_KEY,
+    SCOPE_FULL_PERIOD,
+    SCOPE_REBALANCE,
+    evaluate_hedges,
+    order_methods,
+)
+from hedging_pipeline.backtest.walk_forward import walk_forward_splits
 from hedging_pipeline.errors import InsufficientHistoryError, MissingColumnError
 from hedging_pipeline.reporting.plots import figure_to_png, plt
 from hedging_pipeline.reporting.tables import frame_to_markdown
@@ -296,7 +303,7 @@ def render_backtest_report(
         "",
         "## Summary per method",
         "",
-        _summary_table(summary).to_markdown(index=False),
+        _summary_table(summary).to_markdown(index=False, disable_numparse=True),
         "",
         f"![Variance reduction per method]({IMAGE_NAMES['variance_reduction']})",
         "",
@@ -319,8 +326,9 @@ def render_backtest_report(
         "",
     ]
     if skipped is not None and not skipped.empty:
-        counts = skipped.groupby("reason").size().rename("hedges").reset_index()
-        lines += ["## Hedges not evaluated", "", frame_to_markdown(counts), ""]
+        counts = skipped.groupby(["reason", "method"]).size().unstack("method", fill_value=0)
+        counts = counts.reindex(columns=order_methods(list(counts.columns))).reset_index()
+        lines += ["## Hedges not evaluated (count per method)", "", frame_to_markdown(counts), ""]
     return BacktestReport(
         markdown="\n".join(lines), images=images, showcase_tickers=tuple(showcase)
     )
@@ -345,4 +353,86 @@ def write_backtest_report(report: BacktestReport, reports_dir: Path | str) -> Ba
         images=report.images,
         showcase_tickers=report.showcase_tickers,
         path=path,
+    )
+
+
+NO_RESULT_REASON = "no out-of-sample result (no test window after as_of, or too few target returns)"
+
+
+def hedges_without_results(
+    results: pd.DataFrame, hedge_weights: pd.DataFrame, hedge_diagnostics: pd.DataFrame
+) -> pd.DataFrame:
+    """List the hedges the backtest has no monthly result for, with the reason.
+
+    Two kinds: hedges with weights but no ``rebalance`` row in ``results`` (no test window, or too
+    few target returns), and ``hedge_diagnostics`` rows without weights (the optimiser found no
+    feasible basket; the reason is ``no weights (<status>)`` when a ``status`` column exists).
+
+    Returns
+    -------
+    pd.DataFrame
+        as_of, ticker, method, reason; sorted.
+    """
+    evaluated = results.loc[results["scope"] == SCOPE_REBALANCE, HEDGE_KEY].drop_duplicates()
+    hedged = hedge_weights[HEDGE_KEY].drop_duplicates()
+    flagged = hedged.merge(evaluated, on=HEDGE_KEY, how="left", indicator=True)
+    no_result = flagged.loc[flagged["_merge"] == "left_only", HEDGE_KEY].assign(
+        reason=NO_RESULT_REASON
+    )
+    diag = hedge_diagnostics.merge(hedged, on=HEDGE_KEY, how="left", indicator=True)
+    diag = diag.loc[diag["_merge"] == "left_only"]
+    status = (
+        diag["status"].fillna("").astype(str)
+        if "status" in diag.columns
+        else pd.Series("", index=diag.index)
+    )
+    no_weights = diag[HEDGE_KEY].assign(
+        reason=np.where(status != "", "no weights (" + status + ")", "no weights")
+    )
+    return pd.concat([no_result, no_weights], ignore_index=True).sort_values(
+        HEDGE_KEY, ignore_index=True
+    )
+
+
+def build_backtest_report(
+    results: pd.DataFrame,
+    summary: pd.DataFrame,
+    hedge_weights: pd.DataFrame,
+    hedge_diagnostics: pd.DataFrame,
+    daily_returns: pd.DataFrame,
+    *,
+    tickers: Sequence[str] | None = None,
+    title: str = "Walk-forward hedge backtest",
+) -> BacktestReport:
+    """Render the report from the warehouse tables alone.
+
+    The daily hedged series of the showcase names are recomputed (cheaply, for those names only) on
+    the same walk-forward splits as the full backtest, i.e. from every as_of of ``hedge_weights``.
+
+    Parameters
+    ----------
+    results, summary : pd.DataFrame
+        ``backtest_results`` and ``backtest_summary``.
+    hedge_weights, hedge_diagnostics, daily_returns : pd.DataFrame
+        The backtest's inputs.
+    tickers : sequence of str, optional
+        Names for the cumulative plot; default ``choose_showcase_tickers``.
+    title : str
+        First heading.
+
+    Returns
+    -------
+    BacktestReport
+        As ``render_backtest_report``, with the hedges that have no result listed.
+    """
+    showcase = list(tickers) if tickers is not None else choose_showcase_tickers(results)
+    splits = walk_forward_splits(
+        pd.to_datetime(daily_returns["date"]).unique(),
+        pd.to_datetime(hedge_weights["as_of"]).unique(),
+    )
+    subset = hedge_weights.loc[hedge_weights["ticker"].isin(showcase)]
+    daily = evaluate_hedges(subset, hedge_diagnostics, daily_returns, splits).daily
+    skipped = hedges_without_results(results, hedge_weights, hedge_diagnostics)
+    return render_backtest_report(
+        results, summary, daily, skipped=skipped, tickers=tickers, title=title
     )

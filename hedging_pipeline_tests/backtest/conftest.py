@@ -1,10 +1,6 @@
-"""Fixtures of the backtest tests: synthetic panels and the real-data directory."""
+"""Fixtures of the backtest tests: a synthetic panel (``real_data_dir`` comes from the root conftest)."""
 
 from __future__ import annotations
-
-import os
-import warnings
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,20 +8,7 @@ import pytest
 from hedging_pipeline.backtest.walk_forward import walk_forward_splits
 from hedging_pipeline_tests.backtest.synthetic import month_ends, random_hedges, synthetic_returns
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 METHODS_UNDER_TEST = ("factor", "nlp", "market")
-
-
-@pytest.fixture(scope="session")
-def real_data_dir() -> Path:
-    """The shared raw data folder; skips LOUDLY (reason printed and warned) when it is absent."""
-    candidate = Path(os.environ.get("HEDGING_RAW_DIR", REPO_ROOT.parent / "shared" / "data"))
-    if not (candidate / "prices.parquet").exists():
-        reason = f"REAL DATA ABSENT: {candidate}/prices.parquet not found; realdata test skipped"
-        print(reason)
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
-    return candidate
 
 
 @pytest.fixture(scope="module")

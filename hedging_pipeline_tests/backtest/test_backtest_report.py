@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 
 import matplotlib.image as mpimg
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,8 +11,11 @@ from hedging_pipeline.backtest.metrics import evaluate_hedges, summarise_backtes
 from hedging_pipeline.errors import InsufficientHistoryError, MissingColumnError
 from hedging_pipeline.reporting.backtest_report import (
     IMAGE_NAMES,
+    NO_RESULT_REASON,
     REPORT_NAME,
+    build_backtest_report,
     choose_showcase_tickers,
+    hedges_without_results,
     plot_cumulative_returns,
     plot_te_scatter,
     plot_variance_reduction,
@@ -101,3 +105,33 @@ def test_plot_inputs_are_validated(evaluated):
         plot_cumulative_returns(ev.daily.drop(columns="ret_hedged"), ["T001"])
     with pytest.raises(MissingColumnError, match="backtest_results is missing column 'scope'"):
         plot_te_scatter(ev.results.drop(columns="scope"))
+
+
+def test_hedges_without_results_lists_untested_and_infeasible_hedges(panel, evaluated):
+    ev, _ = evaluated
+    late = pd.Timestamp("2020-12-31")
+    extra = panel["weights"].loc[panel["weights"]["as_of"] == panel["as_of"][0]].assign(as_of=late)
+    weights = pd.concat([panel["weights"], extra], ignore_index=True)
+    infeasible = pd.DataFrame(
+        [(panel["as_of"][2], "T009", "gics", np.nan, "infeasible")],
+        columns=["as_of", "ticker", "method", "predicted_te", "status"],
+    )
+    diagnostics = pd.concat([panel["diagnostics"], infeasible], ignore_index=True)
+    listed = hedges_without_results(ev.results, weights, diagnostics)
+    assert len(listed) == 40 * 3 + 1
+    assert (listed.loc[listed["as_of"] == late, "reason"] == NO_RESULT_REASON).all()
+    row = listed.loc[listed["method"] == "gics"]
+    assert row["ticker"].item() == "T009" and row["reason"].item() == "no weights (infeasible)"
+
+
+def test_build_report_from_tables_matches_the_full_evaluation(panel, evaluated):
+    ev, summary = evaluated
+    built = build_backtest_report(
+        ev.results, summary, panel["weights"], panel["diagnostics"], panel["returns"]
+    )
+    direct = render_backtest_report(ev.results, summary, ev.daily)
+    assert built.showcase_tickers == direct.showcase_tickers
+    # Same daily series for the showcase names -> byte-identical cumulative plot.
+    name = IMAGE_NAMES["cumulative"]
+    assert built.images[name] == direct.images[name]
+    assert "(best, median and worst by the factor hedge's VR)" in built.markdown
