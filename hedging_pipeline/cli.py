@@ -211,19 +211,21 @@ def command_ui(args: argparse.Namespace) -> int:
 def command_hedge(args: argparse.Namespace) -> int:
     """Print the hedge basket of one ticker from the warehouse."""
     settings = load_settings()
-    from hedging_pipeline.hedging import service
-    from hedging_pipeline.warehouse.duckdb import Warehouse
-
     ticker = _parse_tickers(args.ticker)
     if not ticker or len(ticker) != 1:
         raise HedgingError(f"hedge: expected one ticker, got {args.ticker!r}")
     if args.notional is not None and args.notional <= 0:
         raise HedgingError(f"--notional {args.notional:g} must be positive (USD)")
+    as_of = _parse_date(args.as_of, "--as-of")
+
+    from hedging_pipeline.hedging import service
+    from hedging_pipeline.warehouse.duckdb import Warehouse
+
     report = service.hedge_for_cli(
         Warehouse(settings.warehouse_path),
         ticker[0],
         method=args.method,
-        as_of=_parse_date(args.as_of, "--as-of"),
+        as_of=as_of,
         notional=args.notional,
     )
     _echo(report.to_text())

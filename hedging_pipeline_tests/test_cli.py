@@ -1,0 +1,81 @@
+"""The ``hedging-pipeline`` command: end-to-end run on demo data, and one-line errors on bad input."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from hedging_pipeline.cli import main
+from hedging_pipeline.warehouse.duckdb import Warehouse
+
+
+@pytest.fixture
+def cli_env(monkeypatch, demo_raw_dir, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(demo_raw_dir, raw)
+    home = tmp_path / "home"
+    monkeypatch.setenv("HEDGING_RAW_DIR", str(raw))
+    monkeypatch.setenv("HEDGING_HOME", str(home))
+    monkeypatch.setenv("HEDGING_EMBEDDING_MODEL", "hashing")
+    monkeypatch.setenv("HEDGING_BACKTEST_MONTHS", "3")
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))  # restored after the test
+    return raw, home
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.slow
+def test_run_materialises_everything_and_prints_where(cli_env, capsys):
+    raw, home = cli_env
+    assert main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert f"HEDGING_RAW_DIR at {raw}" in out
+    assert f"warehouse: {home / 'warehouse.duckdb'}" in out
+    wh = Warehouse(home / "warehouse.duckdb")
+    prices = pd.read_parquet(raw / "prices.parquet")
+    stored = wh.read("prices", columns=["date", "ticker"])
+    # Every trading day and ticker of the input is in the warehouse.
+    assert len(stored) == len(prices)
+    assert stored["date"].nunique() == prices["date"].nunique()
+    assert set(stored["ticker"]) == set(prices["ticker"])
+    returns = wh.read("daily_returns")
+    first_rows = prices.groupby("ticker")["date"].min()
+    assert len(returns) == len(prices) - len(first_rows)  # every day but each ticker's first
+    for table in ("prices", "daily_returns"):
+        assert f"  {table}" in out
+    # A second run is idempotent: same row counts everywhere.
+    counts = wh.table_counts()
+    assert main(["run"]) == 0
+    assert wh.table_counts() == counts
+
+
+def test_run_with_bad_file_exits_nonzero_with_one_line(cli_env, capsys):
+    raw, _ = cli_env
+    (raw / "companies.parquet").unlink()
+    assert main(["run"]) == 1
+    out = capsys.readouterr().out
+    assert "error: raw_companies:" in out
+    assert "required raw file 'companies' not found" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--start", "2020-13-01"], "--start '2020-13-01' is not a date"),
+        (["run", "--tickers", "A';DROP"], "--tickers: invalid ticker"),
+        (["hedge", "AAA", "--notional", "-5"], "--notional -5 must be positive"),
+    ],
+)
+def test_bad_arguments_give_one_line(cli_env, capsys, argv, message):
+    assert main(argv) == 1
+    assert message in error_line(capsys)
+
+
+def test_hedge_before_any_run_says_what_to_do(cli_env, capsys):
+    assert main(["hedge", "AAA"]) == 1
+    line = error_line(capsys)
+    assert "does not exist" in line and "hedging-pipeline run" in line
