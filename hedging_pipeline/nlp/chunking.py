@@ -58,6 +58,7 @@ skip tokenising text beyond what ``max_chunks`` chunks can hold."""
 HEADING_MAX_WORDS = 8
 """A line of at most this many words without closing punctuation is a section heading."""
 
+_HEADER_PATTERN = r"^Title: .+ \| Sector: .+$"
 _SECTION, _PARAGRAPH, _SENTENCE, _WORD = 0, 1, 2, 3
 _JOINERS = {_SECTION: "\n\n", _PARAGRAPH: "\n", _SENTENCE: " ", _WORD: " "}
 _CLOSING_PUNCTUATION = (".", "!", "?", ":", ";", ",")
@@ -552,3 +553,47 @@ def _header_fields(ticker: str, description_title: str, names: pd.DataFrame) -> 
     sector = names["gics_sector"].get(ticker) if ticker in names.index else None
     title = name if isinstance(name, str) and name.strip() else description_title or ticker
     return title, sector if isinstance(sector, str) and sector.strip() else "Unknown"
+
+
+def chunk_violations(chunks: pd.DataFrame, max_tokens: int) -> pd.DataFrame:
+    """Chunks that break the chunking contract (the blocking data-quality rule of the warehouse).
+
+    A chunk is in violation when its first line is not a ``Title: ... | Sector: ...`` header, its
+    header differs from the other chunks of its ticker, ``n_tokens`` is not in ``[1, max_tokens]``,
+    or its ``chunk_index`` is outside ``0..n-1`` (``n`` chunks of the ticker) or repeated.
+
+    Parameters
+    ----------
+    chunks : pd.DataFrame
+        Columns ticker, chunk_index, text, n_tokens.
+    max_tokens : int
+        The token budget the chunks were made for.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ticker, chunk_index, problem; empty when every chunk is fine.
+
+    Raises
+    ------
+    MissingColumnError
+        If a column is missing.
+    """
+    require_columns(chunks, ("ticker", "chunk_index", "text", "n_tokens"), "description_chunks")
+    first_line = chunks["text"].str.split("\n", n=1).str[0]
+    modal = first_line.groupby(chunks["ticker"]).transform(lambda s: s.mode().iloc[0])
+    n_chunks = chunks.groupby("ticker")["chunk_index"].transform("size")
+    index_ok = chunks["chunk_index"].between(0, n_chunks - 1) & ~chunks.duplicated(
+        ["ticker", "chunk_index"], keep=False
+    )
+    problems = {
+        "no metadata header": ~first_line.str.match(_HEADER_PATTERN),
+        "header differs from the ticker's other chunks": first_line != modal,
+        f"n_tokens outside [1, {max_tokens}]": ~chunks["n_tokens"].between(1, max_tokens),
+        "chunk_index not 0..n-1": ~index_ok,
+    }
+    rows = [
+        chunks.loc[np.asarray(mask), ["ticker", "chunk_index"]].assign(problem=problem)
+        for problem, mask in problems.items()
+    ]
+    return pd.concat(rows, ignore_index=True).sort_values(["ticker", "chunk_index"])

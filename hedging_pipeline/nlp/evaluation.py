@@ -180,9 +180,25 @@ def evaluate_embeddings(
     )
 
 
+@dataclass(frozen=True)
+class ModelEvaluations:
+    """``embedding_evaluation`` rows and the models that could not be scored.
+
+    Attributes
+    ----------
+    table : pd.DataFrame
+        One row per scored model, columns :data:`EVALUATION_COLUMNS`, sorted by model.
+    skipped : tuple of str
+        One message per model left out (too few companies or sectors), naming it.
+    """
+
+    table: pd.DataFrame
+    skipped: tuple[str, ...] = ()
+
+
 def evaluate_models(
     embeddings: pd.DataFrame, companies: pd.DataFrame, *, seed: int = 0
-) -> pd.DataFrame:
+) -> ModelEvaluations:
     """Evaluate every model present in ``company_embeddings`` against GICS, one row per model.
 
     Parameters
@@ -196,22 +212,24 @@ def evaluate_models(
 
     Returns
     -------
-    pd.DataFrame
-        ``embedding_evaluation`` rows (model, silhouette_gics, ari_gics, ami_gics,
-        peer_sector_precision, n_companies, n_sectors), sorted by model.
+    ModelEvaluations
+        Rows of the models that could be scored; the others are listed in ``skipped``.
 
     Raises
     ------
     MissingColumnError
         If a column is missing.
-    InvalidValueError
-        If a model cannot be evaluated (too few companies or sectors).
     """
     require_columns(companies, ("ticker", "gics_sector"), "companies")
+    require_columns(embeddings, ("ticker", "model", "embedding"), "company_embeddings")
     sector_of = companies.drop_duplicates("ticker").set_index("ticker")["gics_sector"]
-    rows = []
+    rows, skipped = [], []
     for model in sorted(embeddings["model"].unique()):
         tickers, matrix = embeddings_matrix(embeddings, model)
         sectors = [sector_of.get(t) for t in tickers]
-        rows.append(evaluate_embeddings(tickers, matrix, sectors, model=model, seed=seed))
-    return pd.DataFrame([asdict(r) for r in rows], columns=EVALUATION_COLUMNS)
+        try:
+            rows.append(evaluate_embeddings(tickers, matrix, sectors, model=model, seed=seed))
+        except InvalidValueError as error:
+            skipped.append(str(error))
+    table = pd.DataFrame([asdict(r) for r in rows], columns=list(EVALUATION_COLUMNS))
+    return ModelEvaluations(table, tuple(skipped))

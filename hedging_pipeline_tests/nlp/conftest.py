@@ -1,9 +1,10 @@
-"""Fixtures of the nlp tests: the packaged model (loaded once), a hashing fake, real data."""
+"""Fixtures of the nlp tests: the packaged model (loaded once), a hashing fake, real data.
+
+``real_data_dir`` (skipped loudly when ../shared/data is absent) comes from the root conftest.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +17,6 @@ from hedging_pipeline.nlp.embedding import (
     load_embedder,
 )
 
-_DEFAULT_REAL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
 
 @pytest.fixture(scope="session")
 def minilm() -> SentenceTransformerEmbedder:
@@ -28,19 +27,6 @@ def minilm() -> SentenceTransformerEmbedder:
 @pytest.fixture()
 def hashing() -> HashingEmbedder:
     return HashingEmbedder(dimension=256, max_tokens=64)
-
-
-@pytest.fixture(scope="session")
-def real_data_dir() -> Path:
-    """The shared real data folder; skips LOUDLY (reason on stderr and in -ra) when absent."""
-    candidate = Path(os.environ.get("HEDGING_REAL_DATA", _DEFAULT_REAL_DATA))
-    if not (candidate / "descriptions.parquet").exists():
-        reason = (
-            f"REAL DATA ABSENT: {candidate}/descriptions.parquet not found; realdata test skipped"
-        )
-        print(f"\n*** {reason} ***", file=sys.stderr)
-        pytest.skip(reason)
-    return candidate
 
 
 @pytest.fixture(scope="session")

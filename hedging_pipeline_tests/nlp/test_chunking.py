@@ -10,6 +10,7 @@ from hedging_pipeline.nlp.chunking import (
     chunk_description,
     chunk_descriptions,
     chunk_header,
+    chunk_violations,
     content_fingerprint,
 )
 from hedging_pipeline.nlp.text import split_sentences
@@ -317,3 +318,30 @@ def test_fingerprint_follows_the_cleaned_text():
     # a new sector in the header changes the fingerprint too
     moved = companies.assign(gics_sector=companies["gics_sector"].replace("Industrials", "Energy"))
     assert _fingerprints(descriptions, moved)["AAA"] != before["AAA"]
+
+
+def test_chunk_violations_flag_each_broken_rule():
+    good = chunk_description("X", "X Inc.", "Energy", _document(4), _whitespace_count, 40, 5)
+    frame = pd.DataFrame(
+        {
+            "ticker": "X",
+            "chunk_index": [c.chunk_index for c in good],
+            "text": [c.text for c in good],
+            "n_tokens": [c.n_tokens for c in good],
+        }
+    )
+    assert len(frame) >= 4
+    assert chunk_violations(frame, 40).empty
+    broken = frame.copy()
+    broken.loc[0, "text"] = "No header here\nbody"
+    broken.loc[1, "text"] = "Title: Y Inc. | Sector: Energy\nbody"
+    broken.loc[2, "n_tokens"] = 41
+    broken.loc[3, "chunk_index"] = 99
+    found = chunk_violations(broken, 40)
+    assert sorted(zip(found["chunk_index"], found["problem"], strict=True)) == [
+        (0, "header differs from the ticker's other chunks"),
+        (0, "no metadata header"),
+        (1, "header differs from the ticker's other chunks"),
+        (2, "n_tokens outside [1, 40]"),
+        (99, "chunk_index not 0..n-1"),
+    ]

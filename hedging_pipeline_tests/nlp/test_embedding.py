@@ -173,6 +173,13 @@ def test_hashing_embedder_is_deterministic_unit_norm_and_lexical():
         HashingEmbedder(dimension=0)
 
 
+def test_hashing_name_loads_the_fake_without_torch_device_checks():
+    embedder = load_embedder("hashing", device="cuda", dimension=32)
+    assert isinstance(embedder, HashingEmbedder)
+    assert (embedder.model_id, embedder.dimension) == ("hashing", 32)
+    assert expected_model_id("hashing") == expected_model_id("hashing", 32) == "hashing"
+
+
 def test_l2_normalise_keeps_zero_rows():
     out = l2_normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
     np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0]])

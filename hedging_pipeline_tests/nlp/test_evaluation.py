@@ -95,7 +95,9 @@ def test_evaluate_models_gives_one_row_per_model():
         ]
     )
     companies = pd.DataFrame({"ticker": tickers, "gics_sector": [f"S{g}" for g in groups]})
-    table = evaluate_models(frame, companies)
+    result = evaluate_models(frame, companies)
+    table = result.table
+    assert result.skipped == ()
     assert tuple(table.columns) == EVALUATION_COLUMNS
     assert tuple(f.name for f in fields(EmbeddingEvaluation)) == EVALUATION_COLUMNS
     assert table["model"].tolist() == ["good", "noise"]
@@ -105,3 +107,8 @@ def test_evaluate_models_gives_one_row_per_model():
     assert (table["n_companies"] == 36).all()
     with pytest.raises(MissingColumnError, match="companies: column\\(s\\) \\['gics_sector'\\]"):
         evaluate_models(frame, companies.drop(columns="gics_sector"))
+    # a model stored for two companies only is skipped with its reason, the others still scored
+    tiny = pd.DataFrame({"ticker": tickers[:2], "model": "tiny", "embedding": list(x[:2])})
+    partial = evaluate_models(pd.concat([frame, tiny]), companies)
+    assert partial.table["model"].tolist() == ["good", "noise"]
+    assert len(partial.skipped) == 1 and "model 'tiny': 2 companies" in partial.skipped[0]
