@@ -169,6 +169,7 @@ def rolling_factor_covariance(
     newey_west_lags: int = 0,
     min_eigenvalue: float = 0.0,
     factors: Iterable[str] | None = None,
+    skip_insufficient: bool = False,
 ) -> pd.DataFrame:
     """Annualised factor covariance matrices as of each date, in long form.
 
@@ -194,6 +195,9 @@ def rolling_factor_covariance(
     factors : iterable of str, optional
         Factor order of the output (default: the order of first appearance in ``factor_returns``,
         which is the regression's order).
+    skip_insufficient : bool
+        Leave out (instead of raising for) as-of dates with fewer than ``window_days`` dates of
+        history; the caller sees them missing from the output.
 
     Returns
     -------
@@ -220,6 +224,8 @@ def rolling_factor_covariance(
     k = len(order)
     for as_of in pd.DatetimeIndex(pd.to_datetime(list(as_of_dates))).unique().sort_values():
         end = int(dates.searchsorted(as_of, side="right"))
+        if end < window_days and skip_insufficient:
+            continue
         if end < window_days:
             raise InsufficientHistoryError(
                 f"factor_returns: {end} dates up to {as_of.date()}, fewer than the "

@@ -542,7 +542,7 @@ def compute_style_exposures(
         frames should reach :attr:`ExposureParameters.lookback_days` trading days further back.
     industries : pd.DataFrame, optional
         ``ticker, industry``; default :func:`~hedging_pipeline.risk.industries.assign_industries`
-        on the tickers of ``market_caps``.
+        on the whole ``companies`` table, so that every date window gets the same industries.
     parameters : ExposureParameters
         Windows, lags and limits.
 
@@ -582,7 +582,7 @@ def compute_style_exposures(
     caps_out = market_caps[market_caps["date"].isin(out_dates) & market_caps["market_cap"].notna()]
     tickers = pd.Index(sorted(caps_out["ticker"].unique()))
     if industries is None:
-        industries = assign_industries(companies, tickers)
+        industries = assign_industries(companies)
     codes, labels = _industry_codes(industries, tickers)
 
     cap_all = _wide(market_caps, "market_cap", calendar, tickers)
@@ -700,3 +700,33 @@ def standardise_vendor_exposures(
         for style in STYLE_FACTORS
     }
     return _to_frame(out_dates, tickers, universe, labels, cap, styles)
+
+
+def build_style_exposures(
+    prices: pd.DataFrame,
+    daily_returns: pd.DataFrame,
+    market_caps: pd.DataFrame,
+    companies: pd.DataFrame,
+    fundamentals: pd.DataFrame,
+    vendor_exposures: pd.DataFrame | None = None,
+    dates: Iterable[pd.Timestamp] | None = None,
+    *,
+    parameters: ExposureParameters = DEFAULT_PARAMETERS,
+) -> pd.DataFrame:
+    """The ``style_exposures`` of ``dates``: vendor exposures when given, else computed.
+
+    Dispatches to :func:`standardise_vendor_exposures` when ``vendor_exposures`` has rows (industries
+    from :func:`~hedging_pipeline.risk.industries.assign_industries` on ``companies``), otherwise to
+    :func:`compute_style_exposures`. Parameters and result as those functions.
+    """
+    if vendor_exposures is not None and len(vendor_exposures):
+        return standardise_vendor_exposures(
+            vendor_exposures,
+            market_caps,
+            assign_industries(companies),
+            dates,
+            parameters=parameters,
+        )
+    return compute_style_exposures(
+        prices, daily_returns, market_caps, companies, fundamentals, dates, parameters=parameters
+    )

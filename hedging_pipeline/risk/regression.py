@@ -181,7 +181,8 @@ def _prepare_panel(
     dates: Iterable[pd.Timestamp] | None,
     industries: Sequence[str] | None,
     max_exposure_age_days: int,
-) -> _Panel:
+    skip_unexplained: bool = False,
+) -> tuple[_Panel, list[pd.Timestamp]]:
     _require_columns(style_exposures, EXPOSURE_COLUMNS, "style_exposures")
     _require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
     _require_unique(style_exposures, "style_exposures")
@@ -219,6 +220,9 @@ def _prepare_panel(
 
     # The exposures explaining date d are the latest ones strictly before d.
     pos = exposure_dates_all.searchsorted(out_dates, side="left") - 1
+    unexplained = list(out_dates[pos < 0]) if skip_unexplained else []
+    if unexplained:
+        out_dates, pos = out_dates[pos >= 0], pos[pos >= 0]
     if len(out_dates) and (pos < 0).any():
         first = out_dates[int(np.flatnonzero(pos < 0)[0])]
         raise InsufficientHistoryError(
@@ -266,7 +270,7 @@ def _prepare_panel(
     y[out_dates.get_indexer(rets["date"]), tickers.get_indexer(rets["ticker"])] = rets[
         "ret"
     ].to_numpy(dtype=float)
-    return _Panel(
+    panel = _Panel(
         dates=pd.DatetimeIndex(out_dates),
         tickers=tickers,
         industries=industry_list,
@@ -277,6 +281,7 @@ def _prepare_panel(
         industry_code=code,
         cap=caps,
     )
+    return panel, unexplained
 
 
 @dataclass(frozen=True)
@@ -650,7 +655,8 @@ def estimate_factor_returns(
     max_exposure_age_days : int
         Largest calendar-day gap between a return date and the exposures explaining it.
     skip_thin_days : bool
-        Skip (and list) days with no more assets than factors instead of raising.
+        Skip (and list) days with no more assets than factors, and days before the first exposures
+        (the first day of the data), instead of raising.
     tolerance : float
         Newton stopping threshold on the largest step (return units).
     max_iterations : int
@@ -674,9 +680,10 @@ def estimate_factor_returns(
     InsufficientAssetsError
         A day with no more assets than factors (unless ``skip_thin_days``).
     """
-    panel = _prepare_panel(style_exposures, daily_returns, dates, industries, max_exposure_age_days)
+    panel, skipped = _prepare_panel(
+        style_exposures, daily_returns, dates, industries, max_exposure_age_days, skip_thin_days
+    )
     blocks = []
-    skipped: list[pd.Timestamp] = []
     iterations = 0
     for start in range(0, len(panel.dates), chunk_days):
         rows = slice(start, start + chunk_days)
@@ -734,9 +741,12 @@ def estimate_factor_returns_reference(
     from sklearn.linear_model import HuberRegressor
     from sklearn.linear_model._huber import _huber_loss_and_gradient
 
-    panel = _prepare_panel(style_exposures, daily_returns, dates, industries, max_exposure_age_days)
+    panel, unexplained = _prepare_panel(
+        style_exposures, daily_returns, dates, industries, max_exposure_age_days, skip_thin_days
+    )
     d = _build_design(panel, slice(0, len(panel.dates)), min_industry_members)
     keep, skipped = _check_thin(d, panel.dates, skip_thin_days)
+    skipped = unexplained + skipped
     d, dates_kept = _subset_design(d, keep), panel.dates[keep]
     n_t, _, n_k = d.z.shape
     g = np.zeros((n_t, n_k))

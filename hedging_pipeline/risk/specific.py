@@ -149,6 +149,7 @@ def estimate_specific_risk(
     shrinkage: float = SHRINKAGE,
     n_size_groups: int = N_SIZE_GROUPS,
     min_observations: int = MIN_OBSERVATIONS,
+    skip_insufficient: bool = False,
 ) -> pd.DataFrame:
     """Annualised specific volatility per stock as of each date.
 
@@ -175,6 +176,9 @@ def estimate_specific_risk(
         Equal-count size groups.
     min_observations : int
         Specific returns needed in the window for a stock's own estimate.
+    skip_insufficient : bool
+        Leave out (instead of raising for) as-of dates with fewer than ``window_days`` dates of
+        history.
 
     Returns
     -------
@@ -203,6 +207,8 @@ def estimate_specific_risk(
     frames = []
     for as_of in pd.DatetimeIndex(pd.to_datetime(list(as_of_dates))).unique().sort_values():
         end = int(dates.searchsorted(as_of, side="right"))
+        if end < window_days and skip_insufficient:
+            continue
         if end < window_days:
             raise InsufficientHistoryError(
                 f"specific_returns: {end} dates up to {as_of.date()}, fewer than the "

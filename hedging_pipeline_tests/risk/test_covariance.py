@@ -157,6 +157,11 @@ def test_errors(planted):
         InsufficientHistoryError, match=f"300 dates up to {pd.Timestamp(last).date()}"
     ):
         rolling_factor_covariance(frame, [last])
+    dates = frame["date"].unique()
+    kept = rolling_factor_covariance(
+        frame, [dates[5], last], window_days=100, skip_insufficient=True
+    )
+    assert list(kept["date"].unique()) == [last]
     bad = frame.copy()
     bad.loc[7, "ret"] = np.nan
     with pytest.raises(InvalidValueError, match="ret is NaN for factor Utilities on 2010-01-05"):

@@ -254,3 +254,22 @@ def test_vendor_exposures_are_standardised_like_computed_ones(market, out_dates)
         vendor[vendor["date"] == month_ends[0]], m.market_caps, industries, out_dates[60:]
     )
     assert late[list(STYLE_FACTORS)].eq(0.0).all().all()
+
+
+def test_build_style_exposures_uses_vendor_rows_when_present(market, out_dates, exposures):
+    m = market
+    computed = expo.build_style_exposures(
+        m.prices, m.daily_returns, m.market_caps, m.companies, m.fundamentals, None, out_dates
+    )
+    pd.testing.assert_frame_equal(computed, exposures)
+    empty = pd.DataFrame(columns=["date", "ticker", *STYLE_FACTORS])
+    also = expo.build_style_exposures(
+        m.prices, m.daily_returns, m.market_caps, m.companies, m.fundamentals, empty, out_dates
+    )
+    pd.testing.assert_frame_equal(also, exposures)
+    vendor = exposures[["date", "ticker", *STYLE_FACTORS]].assign(size=lambda f: -f["size"])
+    from_vendor = expo.build_style_exposures(
+        m.prices, m.daily_returns, m.market_caps, m.companies, m.fundamentals, vendor, out_dates
+    )
+    assert np.corrcoef(from_vendor["size"], exposures["size"])[0, 1] < -0.99
+    np.testing.assert_allclose(from_vendor["momentum"], exposures["momentum"], atol=1e-9)

@@ -122,7 +122,7 @@ def test_huber_matches_sklearn_huber_regressor_loop():
 
 def test_sklearn_started_at_our_solution_cannot_improve_it(corrupted_panel):
     p = corrupted_panel
-    panel = reg._prepare_panel(p.style_exposures, p.daily_returns, None, None, 10)
+    panel, _ = reg._prepare_panel(p.style_exposures, p.daily_returns, None, None, 10)
     design = reg._build_design(panel, slice(0, 6), reg.MIN_INDUSTRY_MEMBERS)
     g, sigma, _, _ = reg._huber_newton(design, 1.35, 1e-12, 100, panel.dates[:6])
     for t in range(6):
@@ -280,6 +280,12 @@ def test_returns_need_recent_exposures(clean_panel):
     rets = pd.concat([first_day, p.daily_returns], ignore_index=True)
     with pytest.raises(InsufficientHistoryError, match=f"no exposures before {dates[0].date()}"):
         estimate_factor_returns(p.style_exposures, rets, dates=[dates[0], dates[1]])
+    # The first day of the data has nothing to explain it: skipped and listed when asked to.
+    skipped = estimate_factor_returns(
+        p.style_exposures, rets, [dates[0], dates[1]], skip_thin_days=True
+    )
+    assert skipped.skipped_dates == (dates[0],)
+    assert list(skipped.stats["date"]) == [dates[1]]
     gap = p.style_exposures[~p.style_exposures["date"].between(dates[20], dates[40])]
     with pytest.raises(
         InsufficientHistoryError, match=r"latest exposures before .* \(at most 10 allowed\)"

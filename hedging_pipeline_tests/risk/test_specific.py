@@ -107,6 +107,8 @@ def test_errors(planted):
     spec, caps, _, dates, _ = planted
     with pytest.raises(InsufficientHistoryError, match=f"100 dates up to {dates[99].date()}"):
         estimate_specific_risk(spec, caps, [dates[99]])
+    kept = estimate_specific_risk(spec, caps, [dates[99], dates[-1]], skip_insufficient=True)
+    assert list(kept["date"].unique()) == [dates[-1]]
     with pytest.raises(InsufficientHistoryError, match="no market caps within 10 days"):
         estimate_specific_risk(spec, caps[caps["date"] < dates[500]], [dates[-1]])
     with pytest.raises(InvalidValueError, match="method must be 'rolling' or 'ewma'"):
