@@ -992,29 +992,68 @@ def evaluate_fixed(
     )
 
 
-_EXACT: dict[tuple[int, int, int, float], ExactMIQP] = {}
+_EXACT: dict[tuple[int, int, int, float, bool], ExactMIQP] = {}
 
 
-def solve_exact(
-    problem: HedgeProblem, settings: SolverSettings, time_limit_s: float = 600.0
-) -> tuple[FloatArray, float, str]:
-    """Solve the exact MIQP with SCIP (through cvxpy): the reference optimum.
+@dataclass(frozen=True)
+class ExactResult:
+    """SCIP's answer to the exact MIQP.
 
-    Returns
-    -------
+    Attributes
+    ----------
     weights : FloatArray
         ``(n,)`` over ``problem.candidates``.
     objective : float
-        Variance of those weights (recomputed, not SCIP's value).
+        Variance of those weights (recomputed from the weights, not SCIP's number).
     status : str
-        cvxpy's status (``"optimal"`` when SCIP proved optimality within 1e-6 relative gap).
+        cvxpy's status: ``"optimal"`` when SCIP closed the gap to ``rel_gap``.
+    scip_status : str
+        SCIP's own status (``"optimal"``, ``"timelimit"``, ...).
+    solve_ms : float
     """
-    key = (problem.n, problem.loadings.shape[1], settings.max_names, settings.max_weight)
+
+    weights: FloatArray
+    objective: float
+    status: str
+    scip_status: str
+    solve_ms: float
+
+    @property
+    def proven(self) -> bool:
+        """SCIP proved optimality within ``rel_gap`` (``gaplimit`` is the gap criterion met)."""
+        return self.scip_status in ("optimal", "gaplimit")
+
+
+def solve_exact(
+    problem: HedgeProblem,
+    settings: SolverSettings,
+    time_limit_s: float = 600.0,
+    rel_gap: float = 1e-6,
+    perspective: bool = False,
+) -> ExactResult:
+    """Solve the exact MIQP with SCIP (through cvxpy): the reference optimum.
+
+    Parameters
+    ----------
+    problem : HedgeProblem
+    settings : SolverSettings
+        ``max_names`` and ``max_weight``.
+    time_limit_s : float
+        SCIP's time limit.
+    rel_gap : float
+        SCIP's relative gap limit.
+    perspective : bool
+        Use the perspective-strengthened formulation (same optimum; see ``ExactMIQP``).
+    """
+    width = problem.n if problem.shift.any() and perspective else problem.loadings.shape[1]
+    key = (problem.n, width, settings.max_names, settings.max_weight, perspective)
     if key not in _EXACT:
         _EXACT[key] = ExactMIQP(*key)
-    w, status = _EXACT[key].solve(problem, time_limit_s=time_limit_s, rel_gap=1e-6)
+    start = time.perf_counter()
+    w, status, scip_status = _EXACT[key].solve(problem, time_limit_s, rel_gap)
+    elapsed = (time.perf_counter() - start) * 1e3
     w = np.where(w > 1e-9, w, 0.0)
-    return w, problem.variance(w), status
+    return ExactResult(w, problem.variance(w), status, scip_status, elapsed)
 
 
 def brute_force(problem: HedgeProblem, settings: SolverSettings) -> tuple[FloatArray, float]:

@@ -13,7 +13,7 @@ import pytest
 
 from hedging_pipeline.hedging.problem import HedgeProblem, build_problem, risk_from_model
 from hedging_pipeline.risk.model import RiskModel
-from hedging_pipeline.types import TRADING_DAYS_PER_YEAR
+from hedging_pipeline.types import STYLE_FACTORS, TRADING_DAYS_PER_YEAR
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,13 +76,14 @@ N_PEERS = 20
 
 
 def synthetic_month(seed: int = 7) -> SyntheticMonth:
+    """Market + 4 sector industries + the 7 styles, as ``RiskModel.from_frames`` lays them out."""
     rng = np.random.default_rng(seed)
     n = N_SECTORS * PER_SECTOR
     tickers = tuple(f"S{i // PER_SECTOR}N{i % PER_SECTOR:02d}" for i in range(n))
     sector = np.repeat(np.arange(N_SECTORS), PER_SECTOR)
-    styles = rng.normal(size=(n, 2))
+    styles = rng.normal(size=(n, len(STYLE_FACTORS)))
     x = np.column_stack([np.ones(n), np.eye(N_SECTORS)[sector], styles])
-    vols = np.array([0.16] + [0.10] * N_SECTORS + [0.05, 0.04])
+    vols = np.array([0.16] + [0.10] * N_SECTORS + [0.05, 0.04, 0.03, 0.03, 0.02, 0.02, 0.02])
     f = np.diag(vols**2)
     spec = rng.uniform(0.12, 0.30, size=n) ** 2
     dates = pd.bdate_range("2019-01-01", periods=N_DAYS)
@@ -100,7 +101,7 @@ def synthetic_month(seed: int = 7) -> SyntheticMonth:
     model = RiskModel(
         as_of=as_of,
         tickers=tickers,
-        factors=("market",) + tuple(f"sector{j}" for j in range(N_SECTORS)) + ("s1", "s2"),
+        factors=("market",) + tuple(f"Sector {j}" for j in range(N_SECTORS)) + STYLE_FACTORS,
         exposures=x,
         factor_covariance=f,
         specific_variance=spec,
@@ -130,6 +131,40 @@ def synthetic_month(seed: int = 7) -> SyntheticMonth:
         }
     )
     return SyntheticMonth(as_of, model, returns, peers, companies, market_caps)
+
+
+def warehouse_tables(month: SyntheticMonth) -> dict[str, pd.DataFrame]:
+    """The month as CONTRACT warehouse tables (the risk model on ``as_of`` only)."""
+    m = month.model
+    industry = np.array(m.factors[1 : -len(STYLE_FACTORS)])[
+        np.argmax(m.exposures[:, 1 : 1 + len(m.factors) - 1 - len(STYLE_FACTORS)], axis=1)
+    ]
+    exposures = pd.DataFrame(m.exposures[:, -len(STYLE_FACTORS) :], columns=list(STYLE_FACTORS))
+    exposures.insert(0, "date", month.as_of)
+    exposures.insert(1, "ticker", list(m.tickers))
+    exposures.insert(2, "industry", industry)
+    exposures.insert(3, "market_cap", 1e10)
+    k = len(m.factors)
+    cov = pd.DataFrame(
+        {
+            "date": month.as_of,
+            "factor_1": np.repeat(m.factors, k),
+            "factor_2": np.tile(m.factors, k),
+            "cov": m.factor_covariance.ravel(),
+        }
+    )
+    specific = pd.DataFrame(
+        {"date": month.as_of, "ticker": list(m.tickers), "vol": np.sqrt(m.specific_variance)}
+    )
+    return {
+        "style_exposures": exposures,
+        "factor_covariance": cov,
+        "specific_risk": specific,
+        "daily_returns": month.returns,
+        "market_caps": month.market_caps,
+        "raw_companies": month.companies,
+        "semantic_peers": month.peers,
+    }
 
 
 @pytest.fixture(scope="module")

@@ -126,11 +126,13 @@ def test_bound_reaches_the_perspective_relaxation(seed):
 def test_exact_reference_agrees_with_brute_force():
     problem = random_problem(12, 4, 11)
     settings = SolverSettings(max_names=4)
-    w, value, status = solve_exact(problem, settings, time_limit_s=60)
     _, v_bf = brute_force(problem, settings)
-    assert status == "optimal"
-    assert value == pytest.approx(v_bf, rel=1e-5)
-    assert (w > 0).sum() <= 4 and w.max() <= 0.25 + 1e-6
+    for perspective in (True, False):
+        exact = solve_exact(problem, settings, time_limit_s=60, perspective=perspective)
+        assert exact.proven
+        assert exact.objective == pytest.approx(v_bf, rel=1e-5)
+        w = exact.weights
+        assert (w > 0).sum() <= 4 and w.max() <= 0.25 + 1e-6
 
 
 def test_large_universe_certified_and_within_tolerance_of_exact():
@@ -139,9 +141,10 @@ def test_large_universe_certified_and_within_tolerance_of_exact():
     result = solve_hedge(problem, settings)
     _assert_constraints(result, problem, settings)
     assert result.status == "certified" and result.gap <= 0.005
-    _, exact, _ = solve_exact(problem, settings, time_limit_s=120)
-    assert result.objective <= exact * 1.005
-    assert result.lower_bound <= exact * (1 + 1e-6)
+    exact = solve_exact(problem, settings, time_limit_s=120)
+    assert exact.proven
+    assert result.objective <= exact.objective * 1.005
+    assert result.lower_bound <= exact.objective * (1 + 1e-6)
 
 
 def test_fewer_names_than_cap_is_convex_and_exact():

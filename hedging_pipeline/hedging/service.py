@@ -1,0 +1,213 @@
+"""Hedges read from the warehouse: the inputs of one rebalance date, and one hedge for the CLI.
+
+``hedging-pipeline hedge TICKER`` calls :func:`hedge_for_cli`; the Dagster assets call
+:func:`read_hedge_inputs` and then ``methods.compute_hedges``. Both read only data known at the
+rebalance date (the risk model of that date, returns and market caps up to it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from hedging_pipeline.errors import InfeasibleHedgeError, InsufficientHistoryError
+from hedging_pipeline.hedging.methods import HedgeSettings, hedge_context, hedge_one
+from hedging_pipeline.reporting.hedge_report import BasketLine, HedgeReport, PeerLine
+from hedging_pipeline.risk.model import RiskModel
+from hedging_pipeline.types import Method
+from hedging_pipeline.warehouse.duckdb import MissingTableError, Warehouse
+
+DEFAULT_NOTIONAL = 1_000_000.0
+"""Position value (USD) the CLI prices the shorts for when ``--notional`` is not given."""
+RETURNS_LOOKBACK_DAYS = 400
+"""Calendar days of daily returns read before the rebalance date (covers 252 trading days)."""
+CAPS_LOOKBACK_DAYS = 40
+"""Calendar days of market caps read before the rebalance date (the latest value is used)."""
+PEERS_SHOWN = 10
+PEER_COLUMNS = ["ticker", "peer", "rank", "similarity", "model"]
+COMPANIES_TABLE = "raw_companies"
+
+CANDIDATE_RULES = {
+    "factor": "the whole universe of the risk model",
+    "nlp": "top semantic peers",
+    "nlp_equal": "top-10 semantic peers, equal weights",
+    "hybrid": "top semantic peers",
+    "gics": "same GICS group",
+    "correlation": "most correlated trailing returns",
+    "market": "largest market caps, cap-weighted",
+}
+
+
+@dataclass(frozen=True)
+class HedgeInputs:
+    """Warehouse rows a rebalance date's hedges are computed from (all known at ``as_of``)."""
+
+    as_of: pd.Timestamp
+    risk_model: RiskModel
+    peers: pd.DataFrame
+    returns: pd.DataFrame
+    companies: pd.DataFrame
+    market_caps: pd.DataFrame
+
+
+def rebalance_date(warehouse: Warehouse, as_of: pd.Timestamp | str | None = None) -> pd.Timestamp:
+    """The latest date with a fitted risk model on or before ``as_of`` (default: the latest).
+
+    Raises
+    ------
+    InsufficientHistoryError
+        If no risk model is dated on or before ``as_of``.
+    MissingTableError
+        If ``factor_covariance`` has not been materialised.
+    """
+    if not warehouse.has_table("factor_covariance"):
+        raise MissingTableError(
+            f"warehouse table 'factor_covariance' does not exist in {warehouse.path}; "
+            "materialise the risk model first (hedging-pipeline run)"
+        )
+    limit = pd.Timestamp("2262-01-01") if as_of is None else pd.Timestamp(as_of)
+    found = warehouse.query(
+        "select max(date) as date from factor_covariance where date <= ?", [limit.date()]
+    )["date"].iloc[0]
+    if pd.isna(found):
+        raise InsufficientHistoryError(
+            f"factor_covariance: no risk model dated on or before {limit.date()}; "
+            "materialise factor_covariance for an earlier month or pick a later --as-of"
+        )
+    return pd.Timestamp(found)
+
+
+def read_hedge_inputs(
+    warehouse: Warehouse, as_of: pd.Timestamp, settings: HedgeSettings | None = None
+) -> HedgeInputs:
+    """Read the risk model of ``as_of`` and the rows the hedge methods need, up to ``as_of``.
+
+    The semantic peers are optional: without the table the peer-based methods report no candidates.
+    """
+    st = settings or HedgeSettings()
+    when = pd.Timestamp(as_of)
+    model = RiskModel.from_frames(
+        when,
+        warehouse.read("style_exposures", start=when, end=when),
+        warehouse.read("factor_covariance", start=when, end=when),
+        warehouse.read("specific_risk", start=when, end=when),
+    )
+    lookback = max(RETURNS_LOOKBACK_DAYS, 2 * st.sample_window_days)
+    peers = (
+        warehouse.read("semantic_peers")
+        if warehouse.has_table("semantic_peers")
+        else pd.DataFrame(columns=PEER_COLUMNS)
+    )
+    return HedgeInputs(
+        as_of=when,
+        risk_model=model,
+        peers=peers,
+        returns=warehouse.read("daily_returns", start=when - pd.Timedelta(days=lookback), end=when),
+        companies=warehouse.read(COMPANIES_TABLE),
+        market_caps=warehouse.read(
+            "market_caps",
+            start=when - pd.Timedelta(days=CAPS_LOOKBACK_DAYS),
+            end=when,
+            columns=["date", "ticker", "market_cap"],
+        ),
+    )
+
+
+def hedge_for_cli(
+    warehouse: Warehouse,
+    ticker: str,
+    method: Method = "factor",
+    as_of: pd.Timestamp | str | None = None,
+    notional: float | None = None,
+    settings: HedgeSettings | None = None,
+) -> HedgeReport:
+    """Hedge one position from the warehouse, as ``hedging-pipeline hedge TICKER`` prints it.
+
+    Parameters
+    ----------
+    warehouse : Warehouse
+    ticker : str
+        The concentrated position.
+    method : Method
+        ``factor`` (default), ``nlp``, ``hybrid`` or any other method of ``types.METHODS``.
+    as_of : Timestamp or str, optional
+        Use the latest rebalance date (month end with a risk model) on or before it; default latest.
+    notional : float, optional
+        Position value in USD (default ``DEFAULT_NOTIONAL``).
+    settings : HedgeSettings, optional
+
+    Returns
+    -------
+    HedgeReport
+
+    Raises
+    ------
+    UnknownTickerError
+        If the ticker has no risk on the rebalance date.
+    InfeasibleHedgeError
+        If the method finds fewer candidates than a 100 % hedge needs (e.g. no semantic peers).
+    InsufficientHistoryError
+        If no risk model is dated on or before ``as_of``.
+    MissingTableError
+        If a needed table has not been materialised.
+    """
+    when = rebalance_date(warehouse, as_of)
+    inputs = read_hedge_inputs(warehouse, when, settings)
+    if method in ("nlp", "nlp_equal", "hybrid") and inputs.peers.empty:
+        raise InfeasibleHedgeError(
+            f"ticker {ticker!r} as of {when.date()}: method {method} needs semantic peers and the "
+            "semantic_peers table is empty or missing; materialise semantic_peers first"
+        )
+    ctx = hedge_context(
+        when,
+        inputs.risk_model,
+        inputs.peers,
+        inputs.returns,
+        inputs.companies,
+        inputs.market_caps,
+        settings,
+    )
+    plan, result = hedge_one(ctx, ticker, method)
+    names = dict(zip(inputs.companies["ticker"], inputs.companies["name"], strict=False))
+    peer_rows = ctx.peers.get(ticker, [])
+    mine = inputs.peers[inputs.peers["ticker"] == ticker]
+    if ctx.settings.peer_model is not None:
+        mine = mine[mine["model"] == ctx.settings.peer_model]
+    mine = mine.drop_duplicates("peer").set_index("peer")
+    rank = {p: i + 1 for i, p in enumerate(peer_rows)}
+    size = DEFAULT_NOTIONAL if notional is None else float(notional)
+    basket = tuple(
+        BasketLine(
+            ticker=t,
+            name=str(names.get(t, "")),
+            weight=float(w),
+            short_usd=float(w) * size,
+            peer_rank=rank.get(t),
+            similarity=float(mine.loc[t, "similarity"]) if t in mine.index else None,
+        )
+        for t, w in zip(result.tickers, result.weights, strict=True)
+    )
+    peers = tuple(
+        PeerLine(p, str(names.get(p, "")), rank[p], float(mine.loc[p, "similarity"]))
+        for p in peer_rows[:PEERS_SHOWN]
+        if p in mine.index
+    )
+    return HedgeReport(
+        ticker=ticker,
+        name=str(names.get(ticker, "")),
+        method=method,
+        as_of=when,
+        notional=size,
+        basket=basket,
+        target_vol=result.target_vol,
+        hedged_vol=result.predicted_te,
+        bound_vol=float(result.lower_bound) ** 0.5,
+        gap=result.gap,
+        status=result.status,
+        solve_ms=result.solve_ms,
+        n_candidates=len(plan.candidates),
+        risk_source=result.risk_source,
+        candidates_rule=CANDIDATE_RULES[method],
+        peers=peers,
+    )
