@@ -1,13 +1,444 @@
-"""Dagster assets of the semantic area (filled in by its owner; see hedging_pipeline/defs/READY)."""
+"""Semantic peers: chunks and company vectors per ticker, then peers, evaluation and a map.
 
-from __future__ import annotations
+* ``description_chunks`` and ``company_embeddings`` use the dynamic ``tickers`` partitions with
+  single-run backfills (one run loads the model once for the whole universe). Each company's
+  content fingerprint (cleaned text, header, model, chunking settings; plus pooling for the vector)
+  is stored next to its rows: ``company_embeddings`` embeds only the companies whose fingerprint
+  changed, so a re-run with unchanged text embeds nothing. The fingerprint is also each partition's
+  metadata, and the data version when one ticker runs alone (Dagster records one data version per
+  step, not per partition of a range).
+* ``company_embeddings`` runs in the ``gpu`` pool and carries GPU op tags, so an executor with GPUs
+  (Kubernetes, or a run queue with a gpu pool limit of 1) can place it; the warehouse is touched
+  briefly.
+* ``semantic_peers``, ``embedding_evaluation``, ``company_clusters`` are unpartitioned.
+
+A company whose text is missing or unusable never stops the others: it is listed in the run's
+metadata and in a WARN check.
+"""
 
 import dagster as dg
+import pandas as pd
 
+from hedging_pipeline.defs.common import (
+    GPU_POOL,
+    GROUP_NLP,
+    OWNER,
+    WAREHOUSE_POOL,
+    frame_metadata,
+    plot_metadata,
+)
+from hedging_pipeline.defs.panels import check_specs
 from hedging_pipeline.defs.partitions import PartitionSet
+from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
+from hedging_pipeline.errors import DataError, InvalidValueError
+from hedging_pipeline.nlp.chunking import (
+    CHUNKER_VERSION,
+    ChunkingConfig,
+    chunk_descriptions,
+    chunk_violations,
+)
+from hedging_pipeline.nlp.clustering import MIN_CLUSTER_SIZE, map_universe
+from hedging_pipeline.nlp.embedding import embed_companies, expected_model_id
+from hedging_pipeline.nlp.evaluation import evaluate_models
+from hedging_pipeline.nlp.peers import DEFAULT_N_PEERS, embeddings_matrix, nearest_peers
+from hedging_pipeline.nlp.text import company_texts
+from hedging_pipeline.reporting.nlp_report import (
+    ai_view_markdown,
+    cluster_scatter_png,
+    evaluation_markdown,
+    peers_markdown,
+)
+from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.settings import Settings
+from hedging_pipeline.warehouse.duckdb import Warehouse
+
+GPU_OP_TAGS = {
+    "hedging/accelerator": "gpu",
+    "dagster-k8s/config": {
+        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
+    },
+}
+"""Where an executor should run ``company_embeddings`` (in-process/multiprocess executors ignore it)."""
+
+FEATURED_TICKERS = ("AAPL", "MSFT", "NVDA", "JPM", "XOM", "JNJ", "AMZN", "GOOGL")
+"""Shown in the peers preview when present (else the first tickers)."""
+MAX_NOISE_FRACTION = 0.5
+"""WARN when HDBSCAN leaves more than this share of companies unclustered."""
+MIN_TOP_PEER_SAME_SECTOR = 0.3
+"""WARN when fewer top-1 peers share the company's GICS sector (chance is about 1 in 11)."""
+_EMPTY_CLUSTERS = pd.DataFrame(
+    {
+        "ticker": pd.Series(dtype=str),
+        "cluster": pd.Series(dtype="int64"),
+        "x": pd.Series(dtype=float),
+        "y": pd.Series(dtype=float),
+    }
+)
+PROGRESS_STEPS = 10
+"""Log embedding progress about this many times per run."""
+
+
+class ChunkingRunConfig(dg.Config):
+    """Chunking settings (all enter the content fingerprint); ``max_tokens`` is capped by the model."""
+
+    max_tokens: int = ChunkingConfig.max_tokens
+    overlap_tokens: int = ChunkingConfig.overlap_tokens
+    max_chunks: int = ChunkingConfig.max_chunks
+
+    def to_domain(self, model_max_tokens: int) -> ChunkingConfig:
+        """The domain settings for a model whose budget is ``model_max_tokens``."""
+        return ChunkingConfig(
+            max_tokens=min(self.max_tokens, model_max_tokens),
+            overlap_tokens=self.overlap_tokens,
+            max_chunks=self.max_chunks,
+        )
+
+
+class EmbeddingRunConfig(dg.Config):
+    """How chunk vectors pool into a company vector (``mean`` or ``token_weighted``)."""
+
+    pooling: str = "mean"
+
+
+class PeersConfig(dg.Config):
+    """Peers kept per company."""
+
+    n_peers: int = DEFAULT_N_PEERS
+
+
+class ClustersConfig(dg.Config):
+    """UMAP seed and HDBSCAN's smallest cluster."""
+
+    seed: int = 0
+    min_cluster_size: int = MIN_CLUSTER_SIZE
+
+
+def _read_or_empty(wh: Warehouse, table: str, **filters) -> pd.DataFrame:
+    """``wh.read(table, ...)``, or an empty frame when the table does not exist yet."""
+    return wh.read(table, **filters) if wh.has_table(table) else pd.DataFrame()
+
+
+def _model_embeddings(wh: Warehouse, model: str) -> tuple[tuple[str, ...], object]:
+    """Tickers and matrix of ``model``'s vectors, restricted to the current universe."""
+    universe = wh.read("raw_companies", columns=["ticker"])["ticker"].tolist()
+    return embeddings_matrix(
+        wh.read("company_embeddings", tickers=universe, where={"model": [model]}), model
+    )
+
+
+def _fingerprints(stored: pd.DataFrame) -> dict[str, str]:
+    """``{ticker: fingerprint}`` of stored ``company_embeddings`` rows (empty frame: no rows)."""
+    if stored.empty:
+        return {}
+    return dict(zip(stored["ticker"], stored["fingerprint"], strict=True))
+
+
+def _progress_logger(context: dg.AssetExecutionContext):
+    """A ``progress(done, total)`` callback that logs about ``PROGRESS_STEPS`` times per run."""
+    logged = {"step": -1}
+
+    def progress(done: int, total: int) -> None:
+        step = done * PROGRESS_STEPS // max(total, 1)
+        if step > logged["step"]:
+            logged["step"] = step
+            context.log.info(f"company_embeddings: {done}/{total} chunks embedded")
+
+    return progress
+
+
+def _issues_markdown(issues) -> str:
+    frame = pd.DataFrame(
+        [(i.ticker, i.severity, i.message) for i in issues],
+        columns=["ticker", "severity", "message"],
+    )
+    return frame_to_markdown(frame, max_rows=50)
 
 
 def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
-    """Assets, checks and jobs of this area."""
-    return dg.Definitions()
+    """Assets (with their checks) of the semantic area."""
+    per_ticker = {
+        "partitions_def": parts.tickers,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "owners": [OWNER],
+        "group_name": GROUP_NLP,
+    }
+    universe_wide = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_NLP}
+
+    @dg.asset(
+        deps=["raw_descriptions", "raw_companies"],
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "pandas"},
+        code_version=CHUNKER_VERSION,
+        check_specs=check_specs(
+            "description_chunks", ["header_and_budget"], ["companies_with_text"]
+        ),
+        **per_ticker,
+    )
+    def description_chunks(
+        context: dg.AssetExecutionContext,
+        config: ChunkingRunConfig,
+        warehouse: WarehouseResource,
+        embedding_model: EmbeddingModelResource,
+    ) -> dg.MaterializeResult:
+        """Cleaned descriptions cut into header-prefixed chunks within the model's token budget."""
+        tickers = list(context.partition_keys)
+        embedder = embedding_model.get_embedder()
+        wh = warehouse.get()
+        chunking = config.to_domain(embedder.max_tokens)
+        run = chunk_descriptions(
+            wh.read("raw_descriptions", tickers=tickers),
+            wh.read("raw_companies"),
+            tickers,
+            embedder.count_tokens,
+            model_id=embedder.model_id,
+            config=chunking,
+        )
+        violations = chunk_violations(run.chunks, chunking.max_tokens)
+        if not violations.empty:  # blocking rule: the warehouse keeps its earlier chunks
+            first = violations.iloc[0]
+            raise DataError(
+                f"description_chunks: {len(violations)} chunks break the header/budget rule, e.g. "
+                f"ticker {first['ticker']} chunk {first['chunk_index']}: {first['problem']}"
+            )
+        wh.replace_rows("description_chunks", run.chunks, keys={"ticker": tickers})
+        fingerprints = run.chunks.groupby("ticker")["fingerprint"].first()
+        for ticker, fingerprint in fingerprints.items():
+            context.add_asset_metadata({"fingerprint": fingerprint}, partition_key=ticker)
+        failed = run.failed_tickers
+        meta = frame_metadata(run.chunks.drop(columns=["fingerprint"]), date_column=None)
+        meta.update(
+            token_budget=chunking.max_tokens,
+            max_n_tokens=int(run.chunks["n_tokens"].max()) if len(run.chunks) else 0,
+            tickers_without_text=dg.MetadataValue.json(list(failed)),
+            issues=dg.MetadataValue.md(_issues_markdown(run.issues)),
+        )
+        checks = [
+            dg.AssetCheckResult(
+                check_name="header_and_budget", passed=True, metadata={"violations": 0}
+            ),
+            dg.AssetCheckResult(
+                check_name="companies_with_text",
+                passed=not failed,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"{len(failed)} of {len(tickers)} companies have no usable description",
+                metadata={"tickers": dg.MetadataValue.json(list(failed))},
+            ),
+        ]
+        version = (
+            dg.DataVersion(fingerprints.iloc[0])
+            if len(tickers) == 1 and len(fingerprints)
+            else None
+        )
+        return dg.MaterializeResult(metadata=meta, check_results=checks, data_version=version)
+
+    @dg.asset(
+        deps=[description_chunks],
+        pool=GPU_POOL,
+        op_tags=GPU_OP_TAGS,
+        kinds={"pytorch", "duckdb"},
+        check_specs=check_specs("company_embeddings", [], ["companies_embedded"]),
+        **per_ticker,
+    )
+    def company_embeddings(
+        context: dg.AssetExecutionContext,
+        config: EmbeddingRunConfig,
+        warehouse: WarehouseResource,
+        embedding_model: EmbeddingModelResource,
+    ) -> dg.MaterializeResult:
+        """One unit vector per company (pooled chunk embeddings); unchanged companies are not re-embedded."""
+        tickers = list(context.partition_keys)
+        embedder = embedding_model.get_embedder()
+        wh = warehouse.get()
+        chunks = wh.read("description_chunks", tickers=tickers)
+        stored = _read_or_empty(
+            wh, "company_embeddings", tickers=tickers, where={"model": [embedder.model_id]}
+        )
+        run = embed_companies(
+            chunks,
+            embedder,
+            stored_fingerprints=_fingerprints(stored),
+            pooling=config.pooling,  # type: ignore[arg-type]
+            progress=_progress_logger(context),
+        )
+        without_chunks = sorted(set(tickers) - set(chunks["ticker"]))
+        replaced = [
+            *run.embeddings["ticker"],
+            *without_chunks,
+        ]  # stale vectors of text-less companies go
+        wh.replace_rows(
+            "company_embeddings",
+            run.embeddings,
+            keys={"ticker": replaced, "model": [embedder.model_id]},
+        )
+        for row in run.embeddings.itertuples(index=False):
+            context.add_asset_metadata(
+                {"fingerprint": row.fingerprint, "status": "embedded"}, partition_key=row.ticker
+            )
+        for ticker in run.skipped:
+            context.add_asset_metadata(
+                {"status": "unchanged (not re-embedded)"}, partition_key=ticker
+            )
+        meta = {
+            "model": embedder.model_id,
+            "dimension": embedder.dimension,
+            "chunks_embedded": run.n_chunks_embedded,
+            "companies_embedded": len(run.embeddings),
+            "companies_unchanged": len(run.skipped),
+            "companies_without_chunks": dg.MetadataValue.json(without_chunks),
+        }
+        check = dg.AssetCheckResult(
+            check_name="companies_embedded",
+            passed=not without_chunks,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{len(without_chunks)} of {len(tickers)} companies have no chunks (see description_chunks)",
+        )
+        version = (
+            dg.DataVersion(run.embeddings["fingerprint"].iloc[0])
+            if len(tickers) == 1 and len(run.embeddings)
+            else None
+        )
+        return dg.MaterializeResult(metadata=meta, check_results=[check], data_version=version)
+
+    @dg.asset(
+        deps=[company_embeddings],
+        kinds={"duckdb", "numpy"},
+        check_specs=check_specs("semantic_peers", [], ["top_peer_same_sector"]),
+        **universe_wide,
+    )
+    def semantic_peers(
+        config: PeersConfig, warehouse: WarehouseResource, embedding_model: EmbeddingModelResource
+    ) -> dg.MaterializeResult:
+        """Each company's nearest companies by cosine similarity of their description vectors."""
+        model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
+        wh = warehouse.get()
+        tickers, matrix = _model_embeddings(wh, model)
+        peers = nearest_peers(tickers, matrix, k=config.n_peers, model=model)
+        wh.replace_rows("semantic_peers", peers, keys={"model": [model]})
+        sector = wh.read("raw_companies").set_index("ticker")["gics_sector"]
+        top = peers[peers["rank"] == 1]
+        same = float((top["ticker"].map(sector) == top["peer"].map(sector)).mean())
+        featured = [t for t in FEATURED_TICKERS if t in tickers] or list(tickers[:8])
+        meta = frame_metadata(peers, date_column=None)
+        meta.update(
+            model=model, featured_peers=dg.MetadataValue.md(peers_markdown(peers, featured))
+        )
+        check = dg.AssetCheckResult(
+            check_name="top_peer_same_sector",
+            passed=same >= MIN_TOP_PEER_SAME_SECTOR,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{same:.0%} of companies' top peer is in their GICS sector",
+            metadata={"share": same},
+        )
+        return dg.MaterializeResult(metadata=meta, check_results=[check])
+
+    @dg.asset(
+        deps=[company_embeddings],
+        kinds={"duckdb", "scikitlearn"},
+        check_specs=check_specs("embedding_evaluation", [], ["sectors_separated"]),
+        **universe_wide,
+    )
+    def embedding_evaluation(
+        warehouse: WarehouseResource, embedding_model: EmbeddingModelResource
+    ) -> dg.MaterializeResult:
+        """Silhouette (cosine) and ARI/AMI against GICS sectors of every stored embedding model."""
+        model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
+        wh = warehouse.get()
+        universe = wh.read("raw_companies")
+        result = evaluate_models(
+            wh.read("company_embeddings", tickers=universe["ticker"].tolist()), universe
+        )
+        wh.replace_table("embedding_evaluation", result.table)
+        current = result.table[result.table["model"] == model]
+        silhouette = float(current["silhouette_gics"].iloc[0]) if len(current) else float("nan")
+        meta = frame_metadata(result.table, date_column=None)
+        meta.update(
+            comparison=dg.MetadataValue.md(evaluation_markdown(result.table)),
+            skipped_models=dg.MetadataValue.json(list(result.skipped)),
+        )
+        check = dg.AssetCheckResult(
+            check_name="sectors_separated",
+            passed=silhouette > 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"silhouette vs GICS of {model}: {silhouette:.3f} (> 0 expected)",
+        )
+        return dg.MaterializeResult(metadata=meta, check_results=[check])
+
+    @dg.asset(
+        deps=[company_embeddings, "raw_descriptions"],
+        kinds={"duckdb", "umap"},
+        check_specs=check_specs("company_clusters", [], ["noise_fraction"]),
+        **universe_wide,
+    )
+    def company_clusters(
+        config: ClustersConfig,
+        warehouse: WarehouseResource,
+        embedding_model: EmbeddingModelResource,
+    ) -> dg.MaterializeResult:
+        """UMAP (cosine) + HDBSCAN map of the companies, with AI makers vs AI users per cluster."""
+        model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
+        wh = warehouse.get()
+        tickers, matrix = _model_embeddings(wh, model)
+        texts = company_texts(wh.read("raw_descriptions", tickers=list(tickers)))
+        sectors = wh.read("raw_companies").set_index("ticker")["gics_sector"].to_dict()
+        try:
+            universe = map_universe(
+                tickers,
+                matrix,
+                texts,
+                sectors,
+                seed=config.seed,
+                min_cluster_size=config.min_cluster_size,
+            )
+        except (
+            InvalidValueError
+        ) as error:  # too few companies for a map: say so, keep the run going
+            wh.replace_table("company_clusters", _EMPTY_CLUSTERS.assign(model=model))
+            return dg.MaterializeResult(
+                metadata={"skipped": str(error)},
+                check_results=[
+                    dg.AssetCheckResult(
+                        check_name="noise_fraction",
+                        passed=False,
+                        severity=dg.AssetCheckSeverity.WARN,
+                        description=str(error),
+                    )
+                ],
+            )
+        frame = universe.clusters.frame.assign(model=model)
+        wh.replace_table("company_clusters", frame)
+        png = cluster_scatter_png(frame, roles=universe.roles, title=f"Company map ({model})")
+        ai_md = ai_view_markdown(universe.ai_view)
+        (warehouse.reports_dir / "ai_makers_vs_users.md").write_text(
+            f"# AI makers vs AI users ({model})\n\n{ai_md}\n"
+        )
+        meta = frame_metadata(frame, date_column=None)
+        meta.update(
+            plot_metadata(
+                png, title="company_map", save_to=warehouse.reports_dir / "company_clusters.png"
+            )
+        )
+        meta.update(
+            n_clusters=universe.clusters.n_clusters,
+            noise_fraction=universe.clusters.noise_fraction,
+            ari_gics=universe.ari_gics,
+            ami_gics=universe.ami_gics,
+            ai_makers_vs_users=dg.MetadataValue.md(ai_md),
+        )
+        noise = universe.clusters.noise_fraction
+        check = dg.AssetCheckResult(
+            check_name="noise_fraction",
+            passed=noise <= MAX_NOISE_FRACTION,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{noise:.0%} of companies are HDBSCAN noise (at most {MAX_NOISE_FRACTION:.0%} expected)",
+        )
+        return dg.MaterializeResult(metadata=meta, check_results=[check])
+
+    return dg.Definitions(
+        assets=[
+            description_chunks,
+            company_embeddings,
+            semantic_peers,
+            embedding_evaluation,
+            company_clusters,
+        ]
+    )
