@@ -18,6 +18,7 @@ from hedging_pipeline.risk.diagnostics import (
     T_STAT_THRESHOLD,
     BiasStatistics,
     RegressionFitSummary,
+    RiskValidation,
 )
 
 ROLLING_R2_DAYS = 63
@@ -93,6 +94,26 @@ def plot_bias(bias: BiasStatistics) -> bytes:
     return figure_to_png(fig)
 
 
+def plot_factor_correlation(rows: pd.DataFrame) -> bytes:
+    """Heatmap of the factor correlations of one ``factor_covariance`` date (its long rows)."""
+    wide = rows.pivot(index="factor_1", columns="factor_2", values="cov")
+    order = list(dict.fromkeys(rows["factor_1"]))
+    cov = wide.loc[order, order].to_numpy(dtype=float)
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    corr = np.divide(cov, np.outer(sd, sd), out=np.zeros_like(cov), where=np.outer(sd, sd) > 0)
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    image = ax.imshow(corr, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+    ticks = np.arange(len(order))
+    labels = [f"{f} ({v:.0%})" for f, v in zip(order, sd, strict=True)]
+    ax.set_xticks(ticks, order, rotation=70, ha="right", fontsize=7)
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_title(
+        f"factor correlations (annual vol) as of {pd.Timestamp(rows['date'].iloc[0]).date()}"
+    )
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return figure_to_png(fig)
+
+
 def regression_fit_markdown(summary: RegressionFitSummary) -> str:
     """One-row Markdown table of the R² distribution."""
     q = summary.quantiles
@@ -137,6 +158,39 @@ def bias_markdown(bias: BiasStatistics) -> str:
             f"{bias.share_stocks_in_band:.0%} | 1 ± √(2/T) per stock |",
         ]
     )
+
+
+def validation_table(validation: RiskValidation) -> pd.DataFrame:
+    """The headline numbers as a long table ``section, metric, value`` (the diagnostics asset's rows)."""
+    fit = validation.fit
+    rows = [
+        ("regression", "n_days", float(fit.n_days)),
+        ("regression", "mean_r2", fit.mean_r2),
+        *[("regression", f"r2_q{int(q * 100):02d}", float(v)) for q, v in fit.quantiles.items()],
+        ("regression", "mean_n_assets", fit.mean_n_assets),
+        *[
+            ("t_stats", f"share_abs_t_above_2:{r.factor}", float(r.share_abs_t_above))
+            for r in validation.exceedance.itertuples(index=False)
+        ],
+        ("bias", "n_models", float(validation.n_models)),
+    ]
+    bias = validation.bias
+    if bias is not None:
+        rows += [
+            ("bias", "n_periods", float(bias.n_periods)),
+            ("bias", "band_low", bias.band[0]),
+            ("bias", "band_high", bias.band[1]),
+            ("bias", "median_portfolio_bias", bias.median_portfolio_bias),
+            ("bias", "share_portfolios_in_band", bias.share_portfolios_in_band),
+            ("bias", "median_stock_bias", bias.median_stock_bias),
+            ("bias", "share_stocks_in_band", bias.share_stocks_in_band),
+        ]
+    return pd.DataFrame(rows, columns=["section", "metric", "value"])
+
+
+def build_validation_report(validation: RiskValidation, stats: pd.DataFrame) -> RiskReport:
+    """:func:`build_risk_report` of a :class:`~hedging_pipeline.risk.diagnostics.RiskValidation`."""
+    return build_risk_report(validation.fit, stats, validation.exceedance, validation.bias)
 
 
 def build_risk_report(

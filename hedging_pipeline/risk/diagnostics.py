@@ -305,3 +305,79 @@ def bias_statistics(
         n_periods=n_periods,
         band=(1.0 - half, 1.0 + half),
     )
+
+
+@dataclass(frozen=True)
+class RiskValidation:
+    """Everything the validation report shows.
+
+    Attributes
+    ----------
+    fit : RegressionFitSummary
+        Daily R² distribution.
+    exceedance : pd.DataFrame
+        Per-factor ``|t| > 2`` shares (:func:`t_stat_exceedance`).
+    bias : BiasStatistics or None
+        Bias statistics of the month-end models; None when no model has a following period.
+    n_models : int
+        Month-end risk models evaluated.
+    """
+
+    fit: RegressionFitSummary
+    exceedance: pd.DataFrame
+    bias: BiasStatistics | None
+    n_models: int
+
+
+def validate_risk_model(
+    stats: pd.DataFrame,
+    factor_returns: pd.DataFrame,
+    style_exposures: pd.DataFrame,
+    factor_covariance: pd.DataFrame,
+    specific_risk: pd.DataFrame,
+    daily_returns: pd.DataFrame,
+    *,
+    n_portfolios: int = N_RANDOM_PORTFOLIOS,
+    portfolio_size: int = PORTFOLIO_SIZE,
+    seed: int = 0,
+) -> RiskValidation:
+    """Validate the stored risk model: R², t-stat exceedance and next-month bias statistics.
+
+    Parameters
+    ----------
+    stats, factor_returns : pd.DataFrame
+        ``factor_regression_stats`` and ``factor_returns`` (with ``t_stat``).
+    style_exposures, factor_covariance, specific_risk : pd.DataFrame
+        The model's tables; a :class:`RiskModel` is rebuilt on every covariance date (the exposure
+        rows of those dates suffice).
+    daily_returns : pd.DataFrame
+        Realised returns after the covariance dates.
+    n_portfolios, portfolio_size, seed
+        Random portfolios of :func:`bias_statistics`.
+
+    Returns
+    -------
+    RiskValidation
+    """
+    as_of = sorted(pd.to_datetime(factor_covariance["date"]).unique())
+    models = [
+        RiskModel.from_frames(d, style_exposures, factor_covariance, specific_risk) for d in as_of
+    ]
+    has_future = len(as_of) > 0 and (pd.to_datetime(daily_returns["date"]) > as_of[0]).any()
+    bias = (
+        bias_statistics(
+            models,
+            daily_returns,
+            n_portfolios=n_portfolios,
+            portfolio_size=portfolio_size,
+            seed=seed,
+        )
+        if has_future
+        else None
+    )
+    return RiskValidation(
+        fit=summarise_regression_fit(stats),
+        exceedance=t_stat_exceedance(factor_returns),
+        bias=bias,
+        n_models=len(models),
+    )
