@@ -47,10 +47,11 @@ DEFAULT_GAP_TOLERANCE = 0.005
 NU_GRID_POINTS = 16
 """Points per round of the vectorised search for the best multiplier ``ν`` of ``Σ w = 1``."""
 NU_GRID_ROUNDS = 6
-NU_HINT_WIDTH = 0.01
-"""Half-width of the first ``ν`` bracket around the previous ``ν``, as a fraction of its full
-range."""
 ATOM_SUM_TOLERANCE = 1e-9
+NU_FIXED_POINT_STEPS = 6
+"""Selection/solve iterations tried for ``ν`` before the grid search."""
+NU_KINK_EPS = 1e-9
+"""Offset (fraction of the ``ν`` range) probing the selection on either side of the optimum."""
 RELAXATION_TOLERANCE = 1e-5
 """Column generation stops when master (upper) and Lagrangian (lower) values agree to this
 fraction."""
@@ -64,6 +65,8 @@ QP_MAX_ITER_PER_NAME = 6
 KKT_TOLERANCE = 1e-12
 """Relative tolerance of the active-set optimality and step tests (scaled by the largest
 ``H_ii``)."""
+EXACT_CHECKS = 48
+"""Best screened swaps whose exactness (in-bounds unconstrained weights) is checked per round."""
 BACKWARD_MAX_CANDIDATES = 60
 """Candidate sets up to this size start from backward elimination, larger ones from forward
 selection (the full QP's active set grows with the candidates)."""
@@ -312,15 +315,15 @@ def _maximise_over_nu(
         return _NuSolution(-math.inf, math.nan, None)
     a_s, d_s, fin_s = a[rows], d[rows], fixed_in[rows]
     lo, hi = float(a_s.min()), float((a_s + 2.0 * d_s * upper).max())
-    if nu_hint is not None and lo < nu_hint < hi:
-        half = NU_HINT_WIDTH * (hi - lo)
-        while True:
-            blo, bhi = max(lo, nu_hint - half), min(hi, nu_hint + half)
-            phi3, *_ = _phi_at(a_s, d_s, np.array([blo, nu_hint, bhi]), fin_s, k, upper)
-            if (blo <= lo or phi3[0] < phi3[1]) and (bhi >= hi or phi3[2] < phi3[1]):
-                lo, hi = blo, bhi
-                break
-            half *= 4.0
+    start = nu_hint if nu_hint is not None and lo < nu_hint < hi else 0.5 * (lo + hi)
+    best_nu, found = _nu_fixed_point(a_s, d_s, fin_s, k, upper, start, lo, hi)
+    if best_nu is not None:
+        eps = NU_KINK_EPS * max(hi - lo, np.finfo(float).tiny)
+        atom = _atom_at(a_s, d_s, best_nu, eps, fin_s, k, upper)
+        if atom is not None:
+            atom = _Atom(_scatter(n, rows, atom.x), atom.t, _scatter(n, rows, atom.z))
+        return _NuSolution(found, best_nu, atom)
+    lo, hi = found
     # A name can be among the K smallest h somewhere in [lo, hi] only if h_i(hi) ≤ τ(lo), the K-th
     # smallest h at lo (each h_i decreases in ν); names with a_i ≥ hi have h_i = 0 throughout.
     _, hval = _inner(a_s, d_s, np.array([lo, hi]), upper)
@@ -350,6 +353,44 @@ def _maximise_over_nu(
     if atom is not None:
         atom = _Atom(_scatter(n, rows, atom.x), atom.t, _scatter(n, rows, atom.z))
     return _NuSolution(best_phi, best_nu, atom)
+
+
+def _nu_fixed_point(
+    a: FloatArray,
+    d: FloatArray,
+    fixed_in: BoolArray,
+    k: int,
+    upper: float,
+    nu: float,
+    lo: float,
+    hi: float,
+) -> tuple[float, float] | tuple[None, tuple[float, float]]:
+    """Maximise ``φ`` by iterating "select at ν, solve ``Σ_sel x(ν) = 1``" from ``nu``.
+
+    When the selection at the solved ``ν`` is the one it was solved for, ``1 − Σx = 0`` is a
+    supergradient there, so ``ν`` maximises the concave ``φ``: returns ``(ν, φ(ν))``. Otherwise
+    (a kink, where the selection changes) returns ``(None, (lo, hi))``, the bracket the visited
+    points prove the maximiser lies in (the sign of ``1 − Σx`` says on which side it is).
+    """
+    nus = np.array([nu])
+    sel = None
+    for _ in range(NU_FIXED_POINT_STEPS):
+        phi, x, idx, _ = _phi_at(a, d, nus, fixed_in, k, upper)
+        chosen = idx[:, 0]
+        total = float(x[chosen, 0].sum())
+        new_sel = np.sort(chosen[x[chosen, 0] > 0])
+        if sel is not None and np.array_equal(new_sel, sel) and abs(total - 1.0) <= 1e-9:
+            return float(nus[0]), float(phi[0])
+        if total < 1.0:
+            lo = max(lo, float(nus[0]))
+        else:
+            hi = min(hi, float(nus[0]))
+        sel = new_sel
+        nu_new = _solve_piecewise(a[sel], d[sel], upper) if sel.size else None
+        if nu_new is None or not lo <= nu_new <= hi:
+            return None, (lo, hi)
+        nus[0] = nu_new
+    return None, (lo, hi)
 
 
 def _scatter(n: int, rows: IntArray, values: FloatArray) -> FloatArray:
@@ -495,12 +536,38 @@ def _feasible_start(w: FloatArray, upper: float) -> FloatArray | None:
 
 @dataclass(frozen=True)
 class _Screen:
-    """Screened moves: values with only ``Σw = 1`` kept, and whether that value is exact."""
+    """Screened moves (values with only ``Σw = 1`` kept) and the pieces to check their exactness.
+
+    ``swap_exact`` tells, for given ``(i, j)`` pairs, whether the unconstrained weights of the new
+    support are within ``[0, u]`` (then the screened value *is* the capped QP's value).
+    """
 
     add: FloatArray  # (n,) variance after adding j
-    add_ok: BoolArray  # (n,) the unconstrained weights of that support are within bounds
+    add_ok: BoolArray  # (n,) that value is exact
     swap: FloatArray  # (m, n) variance after replacing support[i] by j
-    swap_ok: BoolArray  # (m, n)
+    upper: float
+    hinv: FloatArray  # (m, m)
+    p: FloatArray  # (m, n) H⁻¹ H_{S, j}
+    schur: FloatArray  # (n,)
+    e_q: FloatArray  # (n,)
+    e_1: FloatArray  # (n,)
+    kq: FloatArray  # (m, n) (K q')_S after adding j
+    k1: FloatArray  # (m, n)
+    kii: FloatArray  # (m, n) K_ii after adding j
+    mu_t: FloatArray  # (m, n) multiplier of the swapped support
+
+    def swap_exact(self, i: IntArray, j: IntArray) -> BoolArray:
+        """Whether swapping ``support[i]`` for ``j`` has in-bounds unconstrained weights, per pair."""
+        kcol = self.hinv[:, i] + self.p[:, j] * (self.p[i, j] / self.schur[j])[None, :]  # (m, L)
+        kcol_new = -self.p[i, j] / self.schur[j]
+        kii = self.kii[i, j]
+        rq, r1 = self.kq[i, j] / kii, self.k1[i, j] / kii
+        mu = self.mu_t[i, j]
+        x_s = (self.kq[:, j] - kcol * rq) + mu * (self.k1[:, j] - kcol * r1)  # (ℓ, L)
+        x_new = (-self.e_q[j] - kcol_new * rq) + mu * (-self.e_1[j] - kcol_new * r1)
+        inside = (x_s >= 0) & (x_s <= self.upper)
+        inside[i, np.arange(i.size)] = True  # ℓ = i is the removed name
+        return inside.all(axis=0) & (x_new >= 0) & (x_new <= self.upper)
 
 
 class _Search:
@@ -572,25 +639,15 @@ class _Search:
         x_add_new = -(e_q + mu_j * e_1)
         add_ok = ((x_add >= 0) & (x_add <= upper)).all(axis=0) & (x_add_new >= 0)
         add_ok &= x_add_new <= upper
-        # removing position i: column i of K, (m, m, n) over S and (m, n) at the new name
-        kcol = hinv[:, :, None] + p[:, None, :] * p[None, :, :] / schur[None, None, :]
-        kcol_new = -p / schur[None, :]
-        kii = np.einsum("iij->ij", kcol)
+        # removing position i: K_ii after adding j, then the downdated α, β, γ
+        kii = np.diag(hinv)[:, None] + p * p / schur[None, :]
         alpha_t = alpha_j[None, :] - kq * kq / kii
         beta_t = beta_j[None, :] - kq * k1 / kii
         gamma_t = gamma_j[None, :] - k1 * k1 / kii
         mu_t = (1.0 - beta_t) / gamma_t
         swap = (1.0 - beta_t) * mu_t - alpha_t + tv
         swap = np.where(ok[None, :] & ~fixed_in[support][:, None], swap, np.inf)
-        rq, r1 = kq / kii, k1 / kii  # (i, j)
-        x_s = (kq[:, None, :] - kcol * rq[None, :, :]) + mu_t[None, :, :] * (
-            k1[:, None, :] - kcol * r1[None, :, :]
-        )  # (ℓ, i, j)
-        x_new = (-e_q[None, :] - kcol_new * rq) + mu_t * (-e_1[None, :] - kcol_new * r1)
-        inside = (x_s >= 0) & (x_s <= upper)
-        inside |= np.eye(support.size, dtype=bool)[:, :, None]  # ℓ = i is removed
-        swap_ok = inside.all(axis=0) & (x_new >= 0) & (x_new <= upper)
-        return _Screen(add, add_ok, swap, swap_ok)
+        return _Screen(add, add_ok, swap, upper, hinv, p, schur, e_q, e_1, kq, k1, kii, mu_t)
 
     def greedy(self, allowed: BoolArray, fixed_in: BoolArray) -> _Incumbent:
         """Forward stepwise selection: best single name, then best additions up to ``K`` names."""
@@ -624,13 +681,18 @@ class _Search:
             add = sc.add if can_add else np.full_like(sc.add, np.inf)
             moves: list[tuple[float, int, int]] = []  # (screened value, position or -1, j)
             exact_add = np.where(sc.add_ok, add, np.inf)
-            exact_swap = np.where(sc.swap_ok, sc.swap, np.inf)
             j_add = int(np.argmin(exact_add))
-            i_sw, j_sw = np.unravel_index(int(np.argmin(exact_swap)), exact_swap.shape)
-            if exact_add[j_add] <= exact_swap[i_sw, j_sw]:
-                moves.append((float(exact_add[j_add]), -1, j_add))
-            else:
-                moves.append((float(exact_swap[i_sw, j_sw]), int(i_sw), int(j_sw)))
+            best_exact = (float(exact_add[j_add]), -1, j_add)
+            # exactness of the most promising swaps only (the check costs O(m) per pair)
+            checks = min(EXACT_CHECKS, sc.swap.size)
+            flat = np.argpartition(sc.swap, checks - 1, axis=None)[:checks]
+            pos, js = np.unravel_index(flat, sc.swap.shape)
+            exact = sc.swap_exact(pos, js) & np.isfinite(sc.swap[pos, js])
+            if exact.any():
+                k = int(np.argmin(np.where(exact, sc.swap[pos, js], np.inf)))
+                if sc.swap[pos[k], js[k]] < best_exact[0]:
+                    best_exact = (float(sc.swap[pos[k], js[k]]), int(pos[k]), int(js[k]))
+            moves.append(best_exact)
             if can_add:
                 moves += [(float(add[j]), -1, int(j)) for j in np.argsort(add)[: st.swap_trials]]
             flat = np.argsort(sc.swap, axis=None)[: st.swap_trials]
@@ -833,6 +895,10 @@ def solve_hedge(
     none = np.zeros(n, dtype=bool)
     everyone = np.ones(n, dtype=bool)
     search = _Search(problem, settings)
+    if n <= settings.max_names:
+        # the cardinality cannot bind: one convex QP over every candidate is the optimum (KKT-exact)
+        inc = search.evaluate(np.arange(n))
+        return _result(problem, settings, method, inc, inc.value, start)
     first = (
         search.backward(everyone, none)
         if n <= BACKWARD_MAX_CANDIDATES
@@ -852,7 +918,18 @@ def solve_hedge(
     bound = root.bound
     if _gap(inc.value, bound) > settings.gap_tolerance:
         inc, bound = _branch_and_bound(search, inc, root)
-    w_full = inc.full(n)
+    return _result(problem, settings, method, inc, bound, start)
+
+
+def _result(
+    problem: HedgeProblem,
+    settings: SolverSettings,
+    method: str,
+    inc: _Incumbent,
+    bound: float,
+    start: float,
+) -> HedgeResult:
+    w_full = inc.full(problem.n)
     keep = np.nonzero(w_full > 0)[0]
     keep = keep[np.argsort(-w_full[keep], kind="stable")]
     value = problem.variance(w_full)
@@ -871,7 +948,7 @@ def solve_hedge(
         status="certified" if gap <= settings.gap_tolerance else "uncertified",
         solve_ms=(time.perf_counter() - start) * 1e3,
         target_vol=math.sqrt(problem.target_variance),
-        n_candidates=n,
+        n_candidates=problem.n,
         risk_source=problem.source,
     )
 
