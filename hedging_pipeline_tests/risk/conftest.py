@@ -1,23 +1,15 @@
-"""Fixtures of the risk-model tests."""
+"""Fixtures of the risk-model tests (``real_data_dir`` comes from the root conftest)."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from hedging_pipeline_tests.risk.real_data import RealPanels, build_real_panels
 
 
 @pytest.fixture(scope="session")
-def real_data_dir() -> Path:
-    """The real drop folder ``../shared/data``; skips loudly when it is absent."""
-    if not (SHARED_DATA / "prices.parquet").exists():
-        reason = (
-            f"REAL DATA ABSENT: {SHARED_DATA} has no prices.parquet; realdata risk tests skipped"
-        )
-        warnings.warn(reason, stacklevel=1)
-        print(reason)
-        pytest.skip(reason)
-    return SHARED_DATA
+def real_panels(real_data_dir: Path) -> RealPanels:
+    """Cleaned panels of ../shared/data (skipped loudly by ``real_data_dir`` when absent)."""
+    return build_real_panels(real_data_dir)

@@ -15,7 +15,6 @@ from hedging_pipeline.risk.regression import (
 )
 from hedging_pipeline.risk.specific import estimate_specific_risk
 from hedging_pipeline.types import STYLE_FACTORS
-from hedging_pipeline_tests.risk.real_data import build_real_panels
 
 pytestmark = pytest.mark.realdata
 
@@ -25,8 +24,8 @@ LAST = pd.Timestamp("2016-06-30")
 
 
 @pytest.fixture(scope="module")
-def real(real_data_dir):
-    panels = build_real_panels(real_data_dir)
+def real(real_panels):
+    panels = real_panels
     window = [
         f[(f["date"] >= LOAD_FROM) & (f["date"] <= LAST)]
         for f in (panels.prices, panels.daily_returns, panels.market_caps)
