@@ -50,6 +50,7 @@ from hedging_pipeline.reporting.nlp_report import (
 )
 from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.settings import Settings
+from hedging_pipeline.types import FloatArray
 from hedging_pipeline.warehouse.duckdb import Warehouse
 
 GPU_OP_TAGS = {
@@ -118,7 +119,7 @@ def _read_or_empty(wh: Warehouse, table: str, **filters) -> pd.DataFrame:
     return wh.read(table, **filters) if wh.has_table(table) else pd.DataFrame()
 
 
-def _model_embeddings(wh: Warehouse, model: str) -> tuple[tuple[str, ...], object]:
+def _model_embeddings(wh: Warehouse, model: str) -> tuple[tuple[str, ...], FloatArray]:
     """Tickers and matrix of ``model``'s vectors, restricted to the current universe."""
     universe = wh.read("raw_companies", columns=["ticker"])["ticker"].tolist()
     return embeddings_matrix(
