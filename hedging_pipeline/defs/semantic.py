@@ -142,7 +142,7 @@ def _progress_logger(context: dg.AssetExecutionContext):
         step = done * PROGRESS_STEPS // max(total, 1)
         if step > logged["step"]:
             logged["step"] = step
-            context.log.info(f"company_embeddings: {done}/{total} chunks embedded")
+            context.log.info(f"{done}/{total} chunks embedded")
 
     return progress
 

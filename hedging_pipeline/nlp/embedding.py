@@ -391,6 +391,9 @@ def load_embedder(
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     use_nomic = is_nomic(model_name) if nomic is None else nomic
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars would clutter run logs
 
     try:
         model = SentenceTransformer(
