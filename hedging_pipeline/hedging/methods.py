@@ -420,17 +420,49 @@ def compute_hedges(
             weight_rows.append(_weight_frame(result))
     weights = _frame(weight_rows, WEIGHT_COLUMNS)
     diagnostics = pd.DataFrame(diag_rows, columns=list(DIAGNOSTIC_COLUMNS))
+    if diagnostics.empty:
+        diagnostics = empty_frames()[1]
     diagnostics = diagnostics.sort_values(["ticker", "method"], kind="stable").reset_index(
         drop=True
     )
     diagnostics["as_of"] = ctx.as_of
+    weights["as_of"] = pd.to_datetime(weights["as_of"])
     diagnostics.attrs["reused"] = reused
+    return weights, diagnostics
+
+
+WEIGHT_DTYPES = {
+    "as_of": "datetime64[ns]",
+    "ticker": object,
+    "method": object,
+    "hedge_ticker": object,
+    "weight": float,
+}
+DIAGNOSTIC_DTYPES = {
+    "as_of": "datetime64[ns]",
+    "ticker": object,
+    "method": object,
+    "n_names": "int64",
+    "n_candidates": "int64",
+    "status": object,
+    "risk_source": object,
+    "fingerprint": object,
+    "message": object,
+}
+
+
+def empty_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Typed empty ``hedge_weights`` and ``hedge_diagnostics`` frames."""
+    weights = pd.DataFrame({c: pd.Series(dtype=WEIGHT_DTYPES[c]) for c in WEIGHT_COLUMNS})
+    diagnostics = pd.DataFrame(
+        {c: pd.Series(dtype=DIAGNOSTIC_DTYPES.get(c, float)) for c in DIAGNOSTIC_COLUMNS}
+    )
     return weights, diagnostics
 
 
 def _frame(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return empty_frames()[0]
     out = pd.concat(parts, ignore_index=True)[list(columns)]
     out = out.sort_values(
         ["ticker", "method", "weight", "hedge_ticker"], ascending=[True, True, False, True]

@@ -12,10 +12,16 @@ from dataclasses import dataclass
 import pandas as pd
 
 from hedging_pipeline.errors import InfeasibleHedgeError, InsufficientHistoryError
-from hedging_pipeline.hedging.methods import HedgeSettings, hedge_context, hedge_one
+from hedging_pipeline.hedging.methods import (
+    HedgeSettings,
+    compute_hedges,
+    empty_frames,
+    hedge_context,
+    hedge_one,
+)
 from hedging_pipeline.reporting.hedge_report import BasketLine, HedgeReport, PeerLine
 from hedging_pipeline.risk.model import RiskModel
-from hedging_pipeline.types import Method
+from hedging_pipeline.types import METHODS, Method
 from hedging_pipeline.warehouse.duckdb import MissingTableError, Warehouse
 
 DEFAULT_NOTIONAL = 1_000_000.0
@@ -211,3 +217,100 @@ def hedge_for_cli(
         candidates_rule=CANDIDATE_RULES[method],
         peers=peers,
     )
+
+
+@dataclass(frozen=True)
+class MonthHedges:
+    """The hedges of one hedge month (partition ``YYYY-MM``).
+
+    Attributes
+    ----------
+    month : str
+    as_of : pd.Timestamp or None
+        The month's rebalance date (its risk model's date); None when the month has no risk model.
+    weights, diagnostics : pd.DataFrame
+        CONTRACT ``hedge_weights`` / ``hedge_diagnostics`` rows of the month.
+    reused : int
+        Hedges copied from the stored rows because their fingerprint did not change.
+    note : str
+        Why the month has no hedges (empty otherwise).
+    """
+
+    month: str
+    as_of: pd.Timestamp | None
+    weights: pd.DataFrame
+    diagnostics: pd.DataFrame
+    reused: int
+    note: str
+
+    @property
+    def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last calendar day of the month (the rows this month replaces)."""
+        period = pd.Period(self.month, freq="M")
+        return period.start_time.normalize(), period.end_time.normalize()
+
+
+def month_rebalance_date(warehouse: Warehouse, month: str) -> pd.Timestamp | None:
+    """The risk model's date inside ``month`` (``YYYY-MM``), or None when there is none."""
+    if not warehouse.has_table("factor_covariance"):
+        return None
+    period = pd.Period(month, freq="M")
+    found = warehouse.query(
+        "select max(date) as date from factor_covariance where date >= ? and date <= ?",
+        [period.start_time.date(), period.end_time.date()],
+    )["date"].iloc[0]
+    return None if pd.isna(found) else pd.Timestamp(found)
+
+
+def month_hedges(
+    warehouse: Warehouse,
+    month: str,
+    targets: list[str] | None = None,
+    methods: tuple[Method, ...] = METHODS,
+    settings: HedgeSettings | None = None,
+) -> MonthHedges:
+    """Hedges of every target by every method at the rebalance date of ``month``.
+
+    Reads the inputs known at that date and the month's stored hedges; a stored hedge whose
+    fingerprint is unchanged is reused, every other one is solved (``methods.compute_hedges``).
+
+    Parameters
+    ----------
+    warehouse : Warehouse
+    month : str
+        ``YYYY-MM``.
+    targets : list of str, optional
+        Restrict to these tickers (default: every ticker of the month's risk model).
+    methods : tuple of Method
+    settings : HedgeSettings, optional
+
+    Returns
+    -------
+    MonthHedges
+        Empty frames and a ``note`` when the month has no risk model.
+    """
+    as_of = month_rebalance_date(warehouse, month)
+    if as_of is None:
+        weights, diagnostics = empty_frames()
+        note = f"no risk model dated in {month} (factor_covariance has no row that month)"
+        return MonthHedges(month, None, weights, diagnostics, 0, note)
+    inputs = read_hedge_inputs(warehouse, as_of, settings)
+    previous = None
+    if warehouse.has_table("hedge_weights") and warehouse.has_table("hedge_diagnostics"):
+        previous = (
+            warehouse.read("hedge_weights", start=as_of, end=as_of, date_column="as_of"),
+            warehouse.read("hedge_diagnostics", start=as_of, end=as_of, date_column="as_of"),
+        )
+    weights, diagnostics = compute_hedges(
+        as_of,
+        inputs.risk_model,
+        inputs.peers,
+        inputs.returns,
+        inputs.companies,
+        inputs.market_caps,
+        methods=methods,
+        targets=targets,
+        settings=settings,
+        previous=previous,
+    )
+    return MonthHedges(month, as_of, weights, diagnostics, diagnostics.attrs["reused"], "")

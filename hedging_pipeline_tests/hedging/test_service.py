@@ -14,7 +14,7 @@ from hedging_pipeline.hedging.service import hedge_for_cli, read_hedge_inputs, r
 from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
 from hedging_pipeline.warehouse.duckdb import MissingTableError, Warehouse
 
-from .conftest import warehouse_tables
+from .synthetic import warehouse_tables
 
 
 @pytest.fixture(scope="module")

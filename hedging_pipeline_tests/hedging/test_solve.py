@@ -30,7 +30,7 @@ from hedging_pipeline.hedging.solve import (
 )
 from hedging_pipeline.risk.model import RiskModel
 
-from .conftest import random_model, random_problem
+from .synthetic import random_model, random_problem
 
 EXACT = SolverSettings(gap_tolerance=1e-6, max_nodes=2000)
 
