@@ -18,8 +18,7 @@ method         candidates                                   risk          weight
 family stands on its own; the baselines use the factor model so that they differ from
 ``factor``/``hybrid`` only in their candidates. Every method excludes the target from its own basket
 and uses only data known at ``as_of``: the risk model of ``as_of``, returns and market caps dated on
-or before ``as_of``, and
-the (static) semantic peers.
+or before ``as_of``, and the (static) semantic peers.
 
 Each (target, method) hedge carries a *fingerprint*: a hash of everything that determines it (method
 settings, candidates, the risk rows of the target and candidates, the shared factor covariance or
@@ -80,9 +79,8 @@ DIAGNOSTIC_COLUMNS = (
 )
 """``hedge_diagnostics`` columns: CONTRACT's first seven, then ours. ``lower_bound`` and
 ``objective`` are annualised variances, ``predicted_te`` and ``target_vol`` annualised vols;
-``status`` is
-``certified``/``uncertified``/``fixed_weights``, or ``infeasible`` (then the numbers are NaN, there
-are no weights and ``message`` says why)."""
+``status`` is ``certified``/``uncertified``/``fixed_weights``, or ``infeasible`` (then the numbers
+are NaN, there are no weights and ``message`` says why)."""
 
 INFEASIBLE = "infeasible"
 

@@ -1,8 +1,7 @@
-r"""The hedge problem for one target: a factorised quadratic, and its cvxpy problems.
+"""The hedge problem for one target: a factorised quadratic, and its cvxpy references.
 
 A hedge shorts a basket ``w`` of candidates against a long position in the target. Its tracking
-error is the
-return of (target − basket); with an asset covariance in factorised form
+error is the return of (target − basket); with an asset covariance in factorised form
 ``Σ = X F Xᵀ + diag(s²)`` and a root ``F = L Lᵀ`` the *loadings* ``B = X L`` turn the predicted
 tracking-error variance into a ridge least squares::
 
@@ -13,9 +12,8 @@ works on this form; an ``N x N`` matrix is only built in tests. A sample covaria
 returns has the same form with ``B = centred returns · sqrt(252 / (T − 1))`` (``F = I``) and a small
 ridge as ``d``.
 
-The cvxpy problems (perspective relaxation and exact MIQP) are compiled once per ``(n, r)`` shape
-with
-``cp.Parameter``\\ s (DPP) and re-solved per target.
+The cvxpy problems (the perspective relaxation, and the exact MIQP that SCIP solves as the
+reference) are built once per shape with ``cp.Parameter`` objects (DPP) and re-solved per target.
 """
 
 from __future__ import annotations
@@ -205,9 +203,9 @@ def risk_from_returns(
     """Root form of the sample covariance of trailing daily returns (``F = I``).
 
     ``B = (R − mean R)ᵀ · sqrt(252 / (T − 1))`` so that ``B Bᵀ`` is the annualised sample
-    covariance, and
-    ``d = ridge · mean_i Σ_ii`` (see ``SAMPLE_RIDGE``). Tickers with any missing return in the
-    window are left out (they have no sample covariance); rows after ``as_of`` are ignored.
+    covariance, and ``d = ridge · mean_i Σ_ii`` (see ``SAMPLE_RIDGE``). Tickers with any missing
+    return in the window are left out (they have no sample covariance); rows after ``as_of`` are
+    ignored.
 
     Parameters
     ----------

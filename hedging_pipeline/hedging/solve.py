@@ -2,12 +2,15 @@
 
 The problem (``problem.HedgeProblem``), for one target and ``n`` candidates::
 
-    min_w  v(w) = wᵀQw − 2cᵀw + Σ_i d'_i w_i² + const          (Q = BBᵀ − δI ⪰ 0, d' = d + δ)
-    s.t.   Σ w = 1,  0 ≤ w ≤ u,  ‖w‖₀ ≤ K                       (u = max_weight, K = max_names)
+    min_w  v(w) = wᵀQw − 2cᵀw + Σ_i d'_i w_i² + const       (Q = BBᵀ − diag(δ) ⪰ 0, d' = d + δ)
+    s.t.   Σ w = 1,  0 ≤ w ≤ u,  ‖w‖₀ ≤ K                    (u = max_weight, K = max_names)
 
-**Primal.** Greedy forward selection (the 4 best single-name hedges, then the name with the most
-negative reduced cost until ``K`` names), then add/drop swaps guided by reduced costs; each support
-is re-optimised exactly by a small active-set QP (``_support_qp``, ``K + 1`` variables at most).
+**Primal.** A start from backward elimination (``n ≤ 60``: the capped QP over all candidates, then
+drop the smallest weight until ``K`` remain) or forward stepwise selection (larger ``n``), then a
+1-swap local search. Every add/swap is screened in closed form (bordered inverse + rank-one downdate
+of the support's ``H⁻¹``, only ``Σw = 1`` kept: a lower bound on the move's value, exact when the
+unconstrained weights are in bounds); promising moves are confirmed by the exact capped QP of the
+support (``_support_qp``, a small active-set method).
 
 **Bound.** For any ``v`` and ``ν``, since ``wᵀQw ≥ 2vᵀQw − vᵀQv``::
 
@@ -15,12 +18,13 @@ is re-optimised exactly by a small active-set QP (``_support_qp``, ``K + 1`` var
     h_i(ν) = min_{0 ≤ x ≤ u} d'_i x² + (a_i − ν) x,     a = 2(Qv − c)
 
 which is separable, so the cardinality is handled *exactly* by keeping the ``K`` most negative
-``h_i``. Maximising over ``(v, ν)`` is the Lagrangian dual of the MIQP, at least as tight as the
-perspective relaxation. We evaluate it at ``v`` = the best basket (exact when the relaxation is
-tight) and, when the gap is still above tolerance, at the perspective relaxation's solution
-(cvxpy/Clarabel), then branch on names (``z_i = 1`` / ``z_i = 0``) with the same bound per node.
-Every reported bound is one of these exact evaluations, so a solver's inaccuracy can only weaken it,
-never make it invalid.
+``h_i``. ``max_{v,ν} L`` is the Lagrangian dual of the MIQP; its value equals the perspective
+relaxation's (tested against the cvxpy SOCP ``problem.PerspectiveRelaxation``). We maximise it by
+column generation (``_Relaxation``): the master mixes points of the separable set, its mixture is
+the next ``v``, and ``L``'s inner minimiser is the next point. It stops as soon as the incumbent is
+certified. When the relaxation itself is not tight enough, best-first branch and bound on names
+(``z_i = 1`` / ``z_i = 0``) runs the same bound per node. Every reported bound is an exact
+evaluation of ``L`` (or the minimum over the open leaves), valid whatever the iterates are.
 
 ``gap = (v(w) − bound) / v(w)`` on the variance, the target's own specific variance included.
 """
@@ -47,14 +51,15 @@ DEFAULT_GAP_TOLERANCE = 0.005
 NU_GRID_POINTS = 16
 """Points per round of the vectorised search for the best multiplier ``ν`` of ``Σ w = 1``."""
 NU_GRID_ROUNDS = 6
+"""Rounds of the grid search (each narrows the bracket to two grid cells) when ``ν`` is at a kink."""
 ATOM_SUM_TOLERANCE = 1e-9
+"""How far from 1 the weights of an inner minimiser may sum to count as one point with ``Σx = 1``."""
 NU_FIXED_POINT_STEPS = 6
 """Selection/solve iterations tried for ``ν`` before the grid search."""
 NU_KINK_EPS = 1e-9
 """Offset (fraction of the ``ν`` range) probing the selection on either side of the optimum."""
 RELAXATION_TOLERANCE = 1e-5
-"""Column generation stops when master (upper) and Lagrangian (lower) values agree to this
-fraction."""
+"""Column generation stops when master (upper) and Lagrangian (lower) values agree this well."""
 NODE_RELAXATION_FRACTION = 0.25
 """A relaxation that cannot certify its node is solved to this fraction of the gap tolerance (its
 bound orders the branch-and-bound queue and its selection picks the branching name)."""
@@ -63,8 +68,7 @@ MASTER_RIDGE = 1e-10
 QP_MAX_ITER_PER_NAME = 6
 """Active-set iterations allowed per variable before the small QP is declared stuck."""
 KKT_TOLERANCE = 1e-12
-"""Relative tolerance of the active-set optimality and step tests (scaled by the largest
-``H_ii``)."""
+"""Tolerance of the active-set optimality test, relative to the largest ``H_ii``."""
 EXACT_CHECKS = 48
 """Best screened swaps whose exactness (in-bounds unconstrained weights) is checked per round."""
 BACKWARD_MAX_CANDIDATES = 60
