@@ -20,11 +20,12 @@ from hedging_pipeline.defs.common import (
 )
 from hedging_pipeline.defs.panels import _raise_on_blocking, check_results, check_specs
 from hedging_pipeline.defs.partitions import PartitionSet
-from hedging_pipeline.defs.resources import WarehouseResource
+from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
 from hedging_pipeline.hedging import quality
 from hedging_pipeline.hedging.methods import empty_frames
 from hedging_pipeline.hedging.service import MonthHedges, month_hedges
 from hedging_pipeline.hedging.solve import SolverSettings
+from hedging_pipeline.nlp.embedding import expected_model_id
 from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
 from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.settings import Settings
@@ -102,12 +103,17 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
     )
-    def hedges(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def hedges(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        embedding_model: EmbeddingModelResource,
+    ):
         """Certified hedges of every ticker by every method at each month end (stale ones re-solved)."""
         wh, targets = warehouse.get(), _tagged_tickers(context)
+        model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
         months = []
         for key in context.partition_keys:
-            months.append(month_hedges(wh, key, targets))
+            months.append(month_hedges(wh, key, targets, peer_model=model))
             m = months[-1]
             context.log.info(f"hedges {key}: {len(m.diagnostics):,} hedges, {m.reused:,} reused")
         weights = pd.concat([m.weights for m in months] or [empty_frames()[0]], ignore_index=True)

@@ -60,6 +60,30 @@ def peer_lists(peers: pd.DataFrame, model: str | None = None) -> dict[str, list[
     return {str(t): [str(p) for p in g["peer"]] for t, g in frame.groupby("ticker", sort=True)}
 
 
+def choose_peer_model(peers: pd.DataFrame, preferred: str | None) -> str | None:
+    """The embedding model whose peers to hedge with.
+
+    ``preferred`` (the configured model) when the table has its peers, else the only model present;
+    None for an empty table.
+
+    Raises
+    ------
+    InvalidValueError
+        If several models are present and none is ``preferred``.
+    """
+    if peers.empty or "model" not in peers.columns:
+        return None
+    models = sorted(peers["model"].dropna().unique())
+    if preferred in models:
+        return preferred
+    if len(models) == 1:
+        return str(models[0])
+    raise InvalidValueError(
+        f"semantic_peers: peers of {len(models)} models ({models}) and none of the configured "
+        f"model {preferred!r}; materialise semantic_peers for it or name the model to use"
+    )
+
+
 def semantic_candidates(
     peers: dict[str, list[str]], target: str, universe: Collection[str], n: int
 ) -> list[str]:

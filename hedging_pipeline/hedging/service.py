@@ -7,11 +7,16 @@ rebalance date (the risk model of that date, returns and market caps up to it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from hedging_pipeline.errors import InfeasibleHedgeError, InsufficientHistoryError
+from hedging_pipeline.errors import (
+    ConfigurationError,
+    InfeasibleHedgeError,
+    InsufficientHistoryError,
+)
+from hedging_pipeline.hedging.candidates import choose_peer_model
 from hedging_pipeline.hedging.methods import (
     HedgeSettings,
     compute_hedges,
@@ -84,6 +89,17 @@ def rebalance_date(warehouse: Warehouse, as_of: pd.Timestamp | str | None = None
     return pd.Timestamp(found)
 
 
+def _configured_peer_model() -> str | None:
+    """Model id of ``HEDGING_EMBEDDING_MODEL`` (what ``semantic_peers`` stores it under)."""
+    from hedging_pipeline.nlp.embedding import expected_model_id
+    from hedging_pipeline.settings import load_settings
+
+    try:
+        return expected_model_id(load_settings().embedding_model)
+    except ConfigurationError:
+        return None
+
+
 def read_hedge_inputs(
     warehouse: Warehouse, as_of: pd.Timestamp, settings: HedgeSettings | None = None
 ) -> HedgeInputs:
@@ -127,6 +143,7 @@ def hedge_for_cli(
     as_of: pd.Timestamp | str | None = None,
     notional: float | None = None,
     settings: HedgeSettings | None = None,
+    peer_model: str | None = None,
 ) -> HedgeReport:
     """Hedge one position from the warehouse, as ``hedging-pipeline hedge TICKER`` prints it.
 
@@ -142,6 +159,9 @@ def hedge_for_cli(
     notional : float, optional
         Position value in USD (default ``DEFAULT_NOTIONAL``).
     settings : HedgeSettings, optional
+    peer_model : str, optional
+        Embedding model whose peers to use; default the configured ``HEDGING_EMBEDDING_MODEL``'s
+        when stored, else the only model stored.
 
     Returns
     -------
@@ -160,6 +180,8 @@ def hedge_for_cli(
     """
     when = rebalance_date(warehouse, as_of)
     inputs = read_hedge_inputs(warehouse, when, settings)
+    chosen = choose_peer_model(inputs.peers, peer_model or _configured_peer_model())
+    settings = replace(settings or HedgeSettings(), peer_model=chosen)
     if method in ("nlp", "nlp_equal", "hybrid") and inputs.peers.empty:
         raise InfeasibleHedgeError(
             f"ticker {ticker!r} as of {when.date()}: method {method} needs semantic peers and the "
@@ -268,6 +290,7 @@ def month_hedges(
     targets: list[str] | None = None,
     methods: tuple[Method, ...] = METHODS,
     settings: HedgeSettings | None = None,
+    peer_model: str | None = None,
 ) -> MonthHedges:
     """Hedges of every target by every method at the rebalance date of ``month``.
 
@@ -283,6 +306,8 @@ def month_hedges(
         Restrict to these tickers (default: every ticker of the month's risk model).
     methods : tuple of Method
     settings : HedgeSettings, optional
+    peer_model : str, optional
+        Preferred embedding model of ``semantic_peers`` (see ``candidates.choose_peer_model``).
 
     Returns
     -------
@@ -295,6 +320,8 @@ def month_hedges(
         note = f"no risk model dated in {month} (factor_covariance has no row that month)"
         return MonthHedges(month, None, weights, diagnostics, 0, note)
     inputs = read_hedge_inputs(warehouse, as_of, settings)
+    chosen = choose_peer_model(inputs.peers, peer_model)
+    settings = replace(settings or HedgeSettings(), peer_model=chosen)
     previous = None
     if warehouse.has_table("hedge_weights") and warehouse.has_table("hedge_diagnostics"):
         previous = (

@@ -14,6 +14,7 @@ from hedging_pipeline.errors import (
 )
 from hedging_pipeline.hedging.candidates import (
     capped_weights,
+    choose_peer_model,
     correlation_candidates,
     correlation_ranking,
     peer_lists,
@@ -273,3 +274,17 @@ def test_correlation_candidates_rank_by_correlation():
     np.testing.assert_allclose(corr, wide[list(tickers)].corr().to_numpy(), atol=1e-12)
     assert correlation_candidates(tickers, corr, "T", {"A", "B", "D", "T"}, 2) == ["A", "D"]
     assert correlation_candidates(tickers, corr, "C", {"A"}, 2) == []
+
+
+def test_peer_model_choice(month):
+    two = pd.concat([month.peers, month.peers.assign(model="other")])
+    assert choose_peer_model(two, "other") == "other"
+    assert choose_peer_model(month.peers, "configured-but-absent") == "fake"
+    assert choose_peer_model(month.peers.iloc[:0], "x") is None
+    with pytest.raises(InvalidValueError, match=r"peers of 2 models \(\['fake', 'other'\]\)"):
+        choose_peer_model(two, "absent")
+    # with the model named, the other model's peers are ignored
+    shuffled = month.peers.assign(model="other", peer=month.peers["peer"].to_numpy()[::-1])
+    both = pd.concat([month.peers, shuffled])
+    lists = peer_lists(both, "fake")
+    assert lists == peer_lists(month.peers)
