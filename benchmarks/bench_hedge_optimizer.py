@@ -13,7 +13,7 @@ stand-in of ``hedging_pipeline_tests/hedging/standin.py`` (market-free sector du
 504-day window), which has the same structure. The run prints which.
 
     .venv/bin/python benchmarks/bench_hedge_optimizer.py [--as-of 2020-03-31] [--exact-sample 30]
-        [--exact-time-limit 120] [--skip-exact]
+        [--exact-time-limit 120] [--exact-gap 1e-4] [--skip-exact]
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def main() -> None:
     )
     parser.add_argument("--as-of", default="2020-03-31")
     parser.add_argument("--exact-sample", type=int, default=30)
-    parser.add_argument("--exact-time-limit", type=float, default=120.0)
+    parser.add_argument("--exact-time-limit", type=float, default=120.0, help="CPU seconds")
+    parser.add_argument("--exact-gap", type=float, default=1e-4, help="SCIP's relative gap")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-exact", action="store_true")
     parser.add_argument("--json", default=None, help="write the raw numbers here")
@@ -161,7 +162,9 @@ def main() -> None:
             cpu = time.process_time()
             ours = solve_hedge(problem, settings)
             ours_cpu = (time.process_time() - cpu) * 1e3
-            exact = solve_exact(problem, settings, time_limit_s=args.exact_time_limit)
+            exact = solve_exact(
+                problem, settings, time_limit_s=args.exact_time_limit, rel_gap=args.exact_gap
+            )
             exact_rows.append(
                 {
                     "ticker": target,
