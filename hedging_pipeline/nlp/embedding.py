@@ -228,6 +228,14 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _native_dimension(model: Any) -> int:
+    """Embedding size of a ``SentenceTransformer`` (older releases only have the long method name)."""
+    method = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
+    return int(method())
+
+
 class SentenceTransformerEmbedder:
     """An :class:`Embedder` around a loaded ``SentenceTransformer``.
 
@@ -254,7 +262,7 @@ class SentenceTransformerEmbedder:
         nomic: bool = False,
         dimension: int | None = None,
     ) -> None:
-        native = int(model.get_embedding_dimension())
+        native = _native_dimension(model)
         if dimension is not None and not nomic:
             raise ConfigurationError(
                 f"embedding: dimension={dimension} asks for Matryoshka truncation, which only "
@@ -407,7 +415,7 @@ def load_embedder(
             f"HEDGING_EMBEDDING_MODEL={model_name!r}: cannot load the model ({error}); give a "
             "local path, or a hub name on a machine with network access or a filled HF cache"
         ) from error
-    native = int(model.get_embedding_dimension())
+    native = _native_dimension(model)
     return SentenceTransformerEmbedder(
         model,
         model_id_for(model_name, dimension, native),
@@ -506,7 +514,7 @@ class PooledEmbeddings:
         Sorted tickers, row order of ``embeddings``.
     embeddings : FloatArray
         Unit rows, shape ``(n_companies, d)``.
-    n_chunks : IntArray-like tuple
+    n_chunks : tuple of int
         Chunks pooled into each row.
     """
 
