@@ -980,11 +980,13 @@ def _branch_and_bound(
         score = np.where(free, np.minimum(z, 1.0 - z), -1.0)
         j = int(np.argmax(score))
         if score[j] <= 0:
-            # integral relaxation: its bound is attained by a basket the heuristic can reach
+            # integral selection: nothing to branch on. Its support seeds the heuristic, and the
+            # relaxation, solved to convergence, bounds the whole subtree (a closed leaf).
             cand = search.from_support(np.nonzero(z > 0.5)[0], ~rel.fixed_out, rel.fixed_in)
             if cand.value < inc.value:
                 inc = cand
-            closed.append(node.bound)
+            rel.run(inc.value, st.max_cg_iter, solve_fully=True)
+            closed.append(max(node.bound, rel.bound))
             continue
         for into in (True, False):
             fin, fout = rel.fixed_in.copy(), rel.fixed_out.copy()
