@@ -43,6 +43,10 @@ class InsufficientHistoryError(DataError):
     """Too short a history for the window a computation needs."""
 
 
+class InsufficientAssetsError(DataError):
+    """A cross-section has no more assets with returns and exposures than factors to estimate."""
+
+
 class OptimizationError(HedgingError):
     """The hedge optimiser failed."""
 

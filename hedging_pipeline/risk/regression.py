@@ -49,8 +49,8 @@ import numpy as np
 import pandas as pd
 
 from hedging_pipeline.errors import (
-    DataError,
     DuplicateRowsError,
+    InsufficientAssetsError,
     InsufficientHistoryError,
     InvalidValueError,
     MissingColumnError,
@@ -92,10 +92,6 @@ RegressionMethod = Literal["huber", "wls"]
 
 EXPOSURE_COLUMNS = ("date", "ticker", "industry", "market_cap", *STYLE_FACTORS)
 RETURN_COLUMNS = ("date", "ticker", "ret")
-
-
-class InsufficientAssetsError(DataError):
-    """A day has no more assets with returns and exposures than factors to estimate."""
 
 
 @dataclass(frozen=True)
