@@ -104,6 +104,8 @@ def _first_error(result) -> str:
             ):
                 error = error.cause
             message = error.message.strip().splitlines()[0] if error.message else error.cls_name
+            # Dagster prefixes the exception's qualified class name; the message itself is the useful part.
+            message = message.split(f"{error.cls_name}: ", 1)[-1]
             return f"{event.step_key}: {message}"
     return "run failed (see the Dagster UI for the event log)"
 
