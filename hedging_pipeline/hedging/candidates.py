@@ -156,11 +156,19 @@ def correlation_candidates(
 def largest_names(
     caps: pd.Series, target: str, universe: Collection[str], n: int
 ) -> tuple[list[str], FloatArray]:
-    """Return the ``n`` largest names by market cap other than the target, with their caps."""
-    eligible = caps[[t for t in caps.index if t != target and t in universe]]
-    eligible = eligible[np.isfinite(eligible.to_numpy(dtype=float)) & (eligible > 0)]
-    top = eligible.sort_values(ascending=False, kind="stable").iloc[:n]
-    return [str(t) for t in top.index], top.to_numpy(dtype=np.float64)
+    """Return the ``n`` largest names by market cap other than the target, with their caps.
+
+    ``caps`` must be sorted by decreasing cap (positive, finite), as ``hedge_context`` keeps it.
+    """
+    names: list[str] = []
+    values: list[float] = []
+    for ticker, cap in zip(caps.index, caps.to_numpy(dtype=np.float64), strict=True):
+        if ticker != target and ticker in universe:
+            names.append(str(ticker))
+            values.append(float(cap))
+            if len(names) == n:
+                break
+    return names, np.asarray(values)
 
 
 def capped_weights(values: FloatArray, max_weight: float) -> FloatArray:

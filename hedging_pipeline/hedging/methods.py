@@ -183,9 +183,10 @@ def _latest_caps(market_caps: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
     if "date" in frame.columns:
         frame = frame.loc[pd.to_datetime(frame["date"]) <= as_of].sort_values(["date", "ticker"])
     frame = frame.dropna(subset=["market_cap"])
-    latest = frame.groupby("ticker", sort=True)["market_cap"].last()
+    latest = frame.groupby("ticker", sort=True)["market_cap"].last().astype(float)
     latest.index = latest.index.astype(str)
-    return latest.astype(float)
+    latest = latest[np.isfinite(latest.to_numpy()) & (latest.to_numpy() > 0)]
+    return latest.sort_values(ascending=False, kind="stable")
 
 
 def hedge_context(
@@ -269,8 +270,12 @@ def _fingerprint(
     h = hashlib.blake2b(digest_size=16)
     h.update(ctx.settings.digest(method).encode())
     h.update(f"|{ctx.as_of.isoformat()}|{target}|{risk.digest}|{','.join(names)}|".encode())
-    for t in (target, *names):
-        h.update(risk.row_digests[risk.index_of(t)].encode())
+    if len(names) == len(risk.tickers) - 1:
+        # target + candidates are the whole universe: one digest of all rows says the same
+        h.update(risk.universe_digest.encode())
+    else:
+        for t in (target, *names):
+            h.update(risk.row_digests[risk.positions[t]].encode())
     if fixed is not None:
         h.update(np.ascontiguousarray(fixed).tobytes())
     return h.hexdigest()
@@ -395,7 +400,7 @@ def compute_hedges(
     """
     ctx = hedge_context(as_of, risk_model, peers, returns_window, companies, market_caps, settings)
     prev_weights, prev_diag = _previous_index(previous, ctx.as_of)
-    weight_rows: list[pd.DataFrame] = []
+    weight_rows: list[tuple[str, str, str, float]] = []  # ticker, method, hedge_ticker, weight
     diag_rows: list[dict] = []
     reused = 0
     for target in ctx.model_risk.tickers if targets is None else targets:
@@ -409,14 +414,16 @@ def compute_hedges(
             old = prev_diag.get(key)
             if old is not None and old["fingerprint"] == plan.fingerprint:
                 diag_rows.append(old)
-                if key in prev_weights:
-                    weight_rows.append(prev_weights[key])
+                weight_rows += [(target, method, h, w) for h, w in prev_weights.get(key, [])]
                 reused += 1
                 continue
             result = solve_plan(ctx, plan)
             diag_rows.append(_diagnostic_row(result, plan.fingerprint))
-            weight_rows.append(_weight_frame(result))
-    weights = _frame(weight_rows, WEIGHT_COLUMNS)
+            weight_rows += [
+                (target, method, h, float(w))
+                for h, w in zip(result.tickers, result.weights, strict=True)
+            ]
+    weights = _frame(weight_rows, ctx.as_of)
     diagnostics = pd.DataFrame(diag_rows, columns=list(DIAGNOSTIC_COLUMNS))
     if diagnostics.empty:
         diagnostics = empty_frames()[1]
@@ -458,27 +465,15 @@ def empty_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     return weights, diagnostics
 
 
-def _frame(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
-    if not parts:
+def _frame(rows: list[tuple[str, str, str, float]], as_of: pd.Timestamp) -> pd.DataFrame:
+    if not rows:
         return empty_frames()[0]
-    out = pd.concat(parts, ignore_index=True)[list(columns)]
+    out = pd.DataFrame(rows, columns=["ticker", "method", "hedge_ticker", "weight"])
+    out.insert(0, "as_of", as_of)
     out = out.sort_values(
         ["ticker", "method", "weight", "hedge_ticker"], ascending=[True, True, False, True]
     )
     return out.reset_index(drop=True)
-
-
-def _weight_frame(result: HedgeResult) -> pd.DataFrame:
-    m = len(result.tickers)
-    return pd.DataFrame(
-        {
-            "as_of": [result.as_of] * m,
-            "ticker": [result.target] * m,
-            "method": [result.method] * m,
-            "hedge_ticker": list(result.tickers),
-            "weight": result.weights,
-        }
-    )
 
 
 def _diagnostic_row(result: HedgeResult, fingerprint: str) -> dict:
@@ -523,7 +518,8 @@ def _infeasible_row(as_of: pd.Timestamp, target: str, method: str, message: str)
 
 def _previous_index(
     previous: tuple[pd.DataFrame, pd.DataFrame] | None, as_of: pd.Timestamp
-) -> tuple[dict[tuple[str, str], pd.DataFrame], dict[tuple[str, str], dict]]:
+) -> tuple[dict[tuple[str, str], list[tuple[str, float]]], dict[tuple[str, str], dict]]:
+    """Stored hedges of ``as_of``: basket ``[(hedge_ticker, weight)]`` and diagnostics row per key."""
     if previous is None:
         return {}, {}
     weights, diagnostics = previous
@@ -536,9 +532,11 @@ def _previous_index(
         (str(r["ticker"]), str(r["method"])): {c: r[c] for c in DIAGNOSTIC_COLUMNS}
         for r in diag.to_dict("records")
     }
-    w = weights.loc[pd.to_datetime(weights["as_of"]) == as_of] if not weights.empty else weights
-    groups = {
-        (str(t), str(m)): g[list(WEIGHT_COLUMNS)].assign(as_of=as_of)
-        for (t, m), g in w.groupby(["ticker", "method"], sort=False)
-    }
-    return groups, rows
+    baskets: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    if not weights.empty:
+        w = weights.loc[pd.to_datetime(weights["as_of"]) == as_of]
+        for t, m, h, x in zip(
+            w["ticker"], w["method"], w["hedge_ticker"], w["weight"], strict=True
+        ):
+            baskets.setdefault((str(t), str(m)), []).append((str(h), float(x)))
+    return baskets, rows

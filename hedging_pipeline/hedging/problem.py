@@ -88,9 +88,12 @@ class FactorisedRisk:
     row_digests: tuple[str, ...]
     positions: dict[str, int] = field(init=False, repr=False, compare=False)
     """``ticker -> row``; also the universe for membership tests."""
+    universe_digest: str = field(init=False, repr=False, compare=False)
+    """Hash of every row digest: stands for all rows in a fingerprint over the whole universe."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "positions", {t: i for i, t in enumerate(self.tickers)})
+        object.__setattr__(self, "universe_digest", _digest("|".join(self.row_digests)))
 
     def index_of(self, ticker: str) -> int:
         """Return the row of ``ticker``.
@@ -348,11 +351,12 @@ def perspective_shift(loadings: FloatArray) -> FloatArray:
         return np.zeros(n)
     g = loadings @ loadings.T
     try:
-        direction = 1.0 / np.diag(np.linalg.inv(g))
+        precision = np.diag(np.linalg.inv(g))
     except np.linalg.LinAlgError:
         return np.zeros(n)
-    if not (np.isfinite(direction).all() and (direction > 0).all()):
-        return np.zeros(n)
+    if not (np.isfinite(precision).all() and (precision > 0).all()):
+        return np.zeros(n)  # numerically singular (e.g. two share classes): no shift
+    direction = 1.0 / precision
     scale = 1.0 / np.sqrt(direction)
     t = float(np.linalg.eigvalsh(g * scale[:, None] * scale[None, :])[0])
     return PERSPECTIVE_SHIFT_SAFETY * max(t, 0.0) * direction

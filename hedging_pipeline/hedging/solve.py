@@ -65,6 +65,10 @@ NODE_RELAXATION_FRACTION = 0.25
 bound orders the branch-and-bound queue and its selection picks the branching name)."""
 MASTER_RIDGE = 1e-10
 """Ridge (fraction of the mean diagonal) keeping the master QP's KKT system non-singular."""
+PDAS_MIN_NAMES = 12
+"""QPs over more names than this try the primal-dual active-set method first."""
+PDAS_MAX_ITER = 25
+"""Primal-dual active-set iterations before falling back to the primal active-set method."""
 QP_MAX_ITER_PER_NAME = 6
 """Active-set iterations allowed per variable before the small QP is declared stuck."""
 KKT_TOLERANCE = 1e-12
@@ -194,6 +198,10 @@ def _support_qp(
         Half the multiplier of ``Σw = 1`` (``(Hw − q)_i = nu`` on free names).
     """
     m = q.shape[0]
+    if x0 is None and m > PDAS_MIN_NAMES:
+        fast = _pdas_qp(h, q, upper)
+        if fast is not None:
+            return fast
     if x0 is None:
         w = np.full(m, 1.0 / m)
         state = np.zeros(m, dtype=np.int8)  # 0 free, 1 at lower bound 0, 2 at upper bound
@@ -245,6 +253,54 @@ def _support_qp(
             return np.clip(w, 0.0, upper), nu
         state[j] = 0
     raise OptimizationError(f"active-set QP did not converge on a support of {m} names")
+
+
+def _kkt_solve(
+    h: FloatArray, q: FloatArray, w: FloatArray, free: IntArray, fixed: IntArray
+) -> tuple[FloatArray, float]:
+    """Optimal free weights (``Σw = 1``, fixed ones held) and half the multiplier of ``Σw = 1``."""
+    kkt = np.empty((free.size + 1, free.size + 1))
+    kkt[:-1, :-1] = h[free][:, free]
+    kkt[:-1, -1] = -1.0
+    kkt[-1, :-1] = 1.0
+    kkt[-1, -1] = 0.0
+    rhs = np.empty(free.size + 1)
+    rhs[:-1] = q[free] - h[free][:, fixed] @ w[fixed]
+    rhs[-1] = 1.0 - w[fixed].sum()
+    sol = np.linalg.solve(kkt, rhs)
+    return sol[:-1], float(sol[-1])
+
+
+def _pdas_qp(h: FloatArray, q: FloatArray, upper: float) -> tuple[FloatArray, float] | None:
+    """The same QP by a primal-dual active-set method (many bounds change per iteration).
+
+    Each iteration solves the KKT system on the free names with the others at their bounds, then
+    frees names whose bound multiplier has the wrong sign and fixes free names outside ``[0, u]``.
+    Unchanged sets mean all KKT conditions hold (the optimum). Not guaranteed to converge for every
+    ``H``: returns None after ``PDAS_MAX_ITER`` iterations (the caller falls back to the primal
+    active-set method).
+    """
+    m = q.shape[0]
+    state = np.zeros(m, dtype=np.int8)
+    w = np.zeros(m)
+    tol = KKT_TOLERANCE * max(float(np.max(np.diag(h))), 1.0)
+    for _ in range(PDAS_MAX_ITER):
+        free = np.nonzero(state == 0)[0]
+        if free.size == 0:
+            return None
+        w = np.where(state == 2, upper, 0.0)
+        x_free, nu = _kkt_solve(h, q, w, free, np.nonzero(state != 0)[0])
+        w[free] = x_free
+        lam = h @ w - q - nu
+        new = np.zeros(m, dtype=np.int8)
+        new[(state == 0) & (w < 0.0)] = 1
+        new[(state == 0) & (w > upper)] = 2
+        new[(state == 1) & (lam > -tol)] = 1
+        new[(state == 2) & (lam < tol)] = 2
+        if np.array_equal(new, state):
+            return np.clip(w, 0.0, upper), nu
+        state = new
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -574,6 +630,25 @@ class _Screen:
         return inside.all(axis=0) & (x_new >= 0) & (x_new <= self.upper)
 
 
+@dataclass(frozen=True)
+class _Bordered:
+    """A support's inverse Hessian and the bordered-system pieces for adding each name ``j``."""
+
+    hinv: FloatArray  # (m, m)
+    a_q: FloatArray  # H⁻¹ q_S
+    a_1: FloatArray  # H⁻¹ 1
+    p: FloatArray  # (m, n) H⁻¹ H_{S, j}
+    schur: FloatArray  # (n,) H_jj − H_{j,S} H⁻¹ H_{S,j}
+    ok: BoolArray  # (n,) j may be added
+    e_q: FloatArray
+    e_1: FloatArray
+    alpha_j: FloatArray
+    beta_j: FloatArray
+    gamma_j: FloatArray
+    mu_j: FloatArray
+    add: FloatArray  # (n,) variance after adding j
+
+
 class _Search:
     """Support search for one problem: exact capped QPs per support, closed-form swap screening."""
 
@@ -616,8 +691,34 @@ class _Search:
         Dropping the bounds makes each value a lower bound on the capped QP of ``T``, and an exact
         value when ``x_T`` happens to satisfy ``0 ≤ x_T ≤ u`` (``feasible``).
         """
-        b = self.problem.loadings
         upper = self.settings.max_weight
+        bd = self._bordered(support, allowed)
+        # K u' over S (m, n) and at the new name j (n,), for u = q and u = 1
+        kq = bd.a_q[:, None] + bd.p * bd.e_q[None, :]
+        k1 = bd.a_1[:, None] + bd.p * bd.e_1[None, :]
+        x_add = kq + bd.mu_j * k1
+        x_add_new = -(bd.e_q + bd.mu_j * bd.e_1)
+        add_ok = ((x_add >= 0) & (x_add <= upper)).all(axis=0) & (x_add_new >= 0)
+        add_ok &= x_add_new <= upper
+        # removing position i: K_ii after adding j, then the downdated α, β, γ
+        kii = np.diag(bd.hinv)[:, None] + bd.p * bd.p / bd.schur[None, :]
+        alpha_t = bd.alpha_j[None, :] - kq * kq / kii
+        beta_t = bd.beta_j[None, :] - kq * k1 / kii
+        gamma_t = bd.gamma_j[None, :] - k1 * k1 / kii
+        mu_t = (1.0 - beta_t) / gamma_t
+        swap = (1.0 - beta_t) * mu_t - alpha_t + self.problem.target_variance
+        swap = np.where(bd.ok[None, :] & ~fixed_in[support][:, None], swap, np.inf)
+        return _Screen(
+            bd.add, add_ok, swap, upper, bd.hinv, bd.p, bd.schur, bd.e_q, bd.e_1, kq, k1, kii, mu_t
+        )
+
+    def add_values(self, support: IntArray, allowed: BoolArray) -> FloatArray:
+        """Variance after adding each name ``j`` to ``support`` (only ``Σw = 1`` kept), ``(n,)``."""
+        return self._bordered(support, allowed).add
+
+    def _bordered(self, support: IntArray, allowed: BoolArray) -> _Bordered:
+        """The support's ``H⁻¹`` and, for every outside ``j``, the bordered system's pieces."""
+        b = self.problem.loadings
         hinv = np.linalg.inv(self._hessian(support))
         q_s = self.c[support]
         a_q, a_1 = hinv @ q_s, hinv.sum(axis=1)
@@ -633,25 +734,11 @@ class _Search:
         alpha_j = alpha + e_q * e_q * schur
         beta_j = beta + e_q * e_1 * schur
         gamma_j = gamma + e_1 * e_1 * schur
-        tv = self.problem.target_variance
         mu_j = (1.0 - beta_j) / gamma_j
-        add = np.where(ok, (1.0 - beta_j) * mu_j - alpha_j + tv, np.inf)
-        # K u' over S (m, n) and at the new name j (n,), for u = q and u = 1
-        kq = a_q[:, None] + p * e_q[None, :]
-        k1 = a_1[:, None] + p * e_1[None, :]
-        x_add = kq + mu_j * k1
-        x_add_new = -(e_q + mu_j * e_1)
-        add_ok = ((x_add >= 0) & (x_add <= upper)).all(axis=0) & (x_add_new >= 0)
-        add_ok &= x_add_new <= upper
-        # removing position i: K_ii after adding j, then the downdated α, β, γ
-        kii = np.diag(hinv)[:, None] + p * p / schur[None, :]
-        alpha_t = alpha_j[None, :] - kq * kq / kii
-        beta_t = beta_j[None, :] - kq * k1 / kii
-        gamma_t = gamma_j[None, :] - k1 * k1 / kii
-        mu_t = (1.0 - beta_t) / gamma_t
-        swap = (1.0 - beta_t) * mu_t - alpha_t + tv
-        swap = np.where(ok[None, :] & ~fixed_in[support][:, None], swap, np.inf)
-        return _Screen(add, add_ok, swap, upper, hinv, p, schur, e_q, e_1, kq, k1, kii, mu_t)
+        add = np.where(ok, (1.0 - beta_j) * mu_j - alpha_j + self.problem.target_variance, np.inf)
+        return _Bordered(
+            hinv, a_q, a_1, p, schur, ok, e_q, e_1, alpha_j, beta_j, gamma_j, mu_j, add
+        )
 
     def greedy(self, allowed: BoolArray, fixed_in: BoolArray) -> _Incumbent:
         """Forward stepwise selection: best single name, then best additions up to ``K`` names."""
@@ -662,7 +749,7 @@ class _Search:
             single = np.where(allowed, self.diag - 2.0 * self.c, np.inf)
             support = np.array([int(np.argmin(single))])
         while support.size < target_size:
-            add = self.screen(support, allowed, fixed_in).add
+            add = self.add_values(support, allowed)
             support = np.sort(np.append(support, int(np.argmin(add))))
         return self.evaluate(support)
 
@@ -755,7 +842,7 @@ class _Search:
             return self.local_search(self.greedy(allowed, fixed_in), allowed, fixed_in)
         target_size = min(st.max_names, int(allowed.sum()))
         while support.size < target_size:
-            add = self.screen(support, allowed, fixed_in).add
+            add = self.add_values(support, allowed)
             support = np.sort(np.append(support, int(np.argmin(add))))
         return self.local_search(self.evaluate(support), allowed, fixed_in)
 
