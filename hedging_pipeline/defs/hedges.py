@@ -8,9 +8,12 @@ peers re-solves only the peer-based hedges of the tickers whose peers moved. A r
 ``hedging/tickers=A,B`` hedges only those tickers and replaces only their rows.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 
+from hedging_pipeline.data.quality import QualityResult
 from hedging_pipeline.defs.common import (
     GROUP_HEDGING,
     OWNER,
@@ -22,17 +25,22 @@ from hedging_pipeline.defs.panels import _raise_on_blocking, check_results, chec
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
 from hedging_pipeline.hedging import quality
-from hedging_pipeline.hedging.methods import empty_frames
-from hedging_pipeline.hedging.service import MonthHedges, month_hedges
+from hedging_pipeline.hedging.service import (
+    RETURNS_LOOKBACK_DAYS,
+    MonthHedges,
+    month_hedges,
+    stack_months,
+)
 from hedging_pipeline.hedging.solve import SolverSettings
 from hedging_pipeline.nlp.embedding import expected_model_id
 from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
 from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.settings import Settings
+from hedging_pipeline.warehouse.duckdb import Warehouse
 
 TICKERS_TAG = "hedging/tickers"
-RETURNS_LOOKBACK_MONTHS = 13
-"""Months of daily returns before a rebalance date the sample covariance and correlations use."""
+RETURNS_LOOKBACK_MONTHS = RETURNS_LOOKBACK_DAYS // 30 + 1
+"""Months of daily returns before a rebalance date that the hedges read."""
 WEIGHTS_BLOCKING, DIAGNOSTICS_BLOCKING = ("constraints_hold",), ("diagnostics_match",)
 DIAGNOSTICS_WARN = ("gap_within_tolerance", "methods_cover_targets")
 
@@ -49,7 +57,7 @@ def _tagged_tickers(context: dg.AssetExecutionContext) -> list[str] | None:
     return [t.strip().upper() for t in tag.split(",") if t.strip()] if tag else None
 
 
-def _write(wh, month: MonthHedges, targets: list[str] | None) -> None:
+def _write(wh: Warehouse, month: MonthHedges, targets: list[str] | None) -> None:
     """Replace the month's rows (or only the tagged tickers' rows) of both tables."""
     start, end = month.window
     for table, frame in (
@@ -62,6 +70,45 @@ def _write(wh, month: MonthHedges, targets: list[str] | None) -> None:
             wh.replace_rows(table, frame, keys={"as_of": [month.as_of], "ticker": targets})
         else:
             wh.write_partition(table, frame, start=start, end=end, date_column="as_of")
+
+
+def _month(
+    context: dg.AssetExecutionContext,
+    wh: Warehouse,
+    key: str,
+    targets: list[str] | None,
+    model: str,
+) -> MonthHedges:
+    """Hedges of one month, with a progress line."""
+    month = month_hedges(wh, key, targets, peer_model=model)
+    context.log.info(f"hedges {key}: {len(month.diagnostics):,} hedges, {month.reused:,} reused")
+    return month
+
+
+def _results(
+    weights: pd.DataFrame,
+    diagnostics: pd.DataFrame,
+    months: list[MonthHedges],
+    checks: dict[str, QualityResult],
+    warehouse: WarehouseResource,
+) -> Iterator[dg.MaterializeResult]:
+    """The two materialisations, with metadata and their check results."""
+    yield dg.MaterializeResult(
+        asset_key="hedge_weights",
+        metadata=_weights_metadata(weights, months),
+        check_results=check_results(
+            "hedge_weights", {k: checks[k] for k in WEIGHTS_BLOCKING}, blocking=WEIGHTS_BLOCKING
+        ),
+    )
+    yield dg.MaterializeResult(
+        asset_key="hedge_diagnostics",
+        metadata=_diagnostics_metadata(diagnostics, months, warehouse),
+        check_results=check_results(
+            "hedge_diagnostics",
+            {k: checks[k] for k in DIAGNOSTICS_BLOCKING + DIAGNOSTICS_WARN},
+            blocking=DIAGNOSTICS_BLOCKING,
+        ),
+    )
 
 
 def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
@@ -111,44 +158,13 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
         """Certified hedges of every ticker by every method at each month end (stale ones re-solved)."""
         wh, targets = warehouse.get(), _tagged_tickers(context)
         model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
-        months = []
-        for key in context.partition_keys:
-            months.append(month_hedges(wh, key, targets, peer_model=model))
-            m = months[-1]
-            context.log.info(f"hedges {key}: {len(m.diagnostics):,} hedges, {m.reused:,} reused")
-        weights = pd.concat([m.weights for m in months] or [empty_frames()[0]], ignore_index=True)
-        diagnostics = pd.concat(
-            [m.diagnostics for m in months] or [empty_frames()[1]], ignore_index=True
-        )
-        checks = {
-            "constraints_hold": quality.constraints_hold(weights, solver),
-            "diagnostics_match": quality.diagnostics_match(weights, diagnostics),
-            "gap_within_tolerance": quality.gaps_within_tolerance(
-                diagnostics, solver.gap_tolerance
-            ),
-            "methods_cover_targets": quality.methods_cover_targets(diagnostics),
-        }
+        months = [_month(context, wh, key, targets, model) for key in context.partition_keys]
+        weights, diagnostics = stack_months(months)
+        checks = quality.hedge_checks(weights, diagnostics, solver)
         _raise_on_blocking("hedges", checks, WEIGHTS_BLOCKING + DIAGNOSTICS_BLOCKING)
         for month in months:
             _write(wh, month, targets)
-        yield dg.MaterializeResult(
-            asset_key="hedge_weights",
-            metadata=_weights_metadata(weights, months),
-            check_results=check_results(
-                "hedge_weights",
-                {k: checks[k] for k in WEIGHTS_BLOCKING},
-                blocking=WEIGHTS_BLOCKING,
-            ),
-        )
-        yield dg.MaterializeResult(
-            asset_key="hedge_diagnostics",
-            metadata=_diagnostics_metadata(diagnostics, months, warehouse),
-            check_results=check_results(
-                "hedge_diagnostics",
-                {k: checks[k] for k in DIAGNOSTICS_BLOCKING + DIAGNOSTICS_WARN},
-                blocking=DIAGNOSTICS_BLOCKING,
-            ),
-        )
+        yield from _results(weights, diagnostics, months, checks, warehouse)
 
     return dg.Definitions(assets=[hedges])
 

@@ -123,3 +123,15 @@ def methods_cover_targets(diagnostics: pd.DataFrame) -> QualityResult:
             details,
         )
     return QualityResult(True, f"every method hedges ≥ {1 - MAX_INFEASIBLE_SHARE:.0%}", details)
+
+
+def hedge_checks(
+    weights: pd.DataFrame, diagnostics: pd.DataFrame, settings: SolverSettings
+) -> dict[str, QualityResult]:
+    """Every rule above, by check name."""
+    return {
+        "constraints_hold": constraints_hold(weights, settings),
+        "diagnostics_match": diagnostics_match(weights, diagnostics),
+        "gap_within_tolerance": gaps_within_tolerance(diagnostics, settings.gap_tolerance),
+        "methods_cover_targets": methods_cover_targets(diagnostics),
+    }

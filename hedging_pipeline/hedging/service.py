@@ -31,8 +31,8 @@ from hedging_pipeline.warehouse.duckdb import MissingTableError, Warehouse
 
 DEFAULT_NOTIONAL = 1_000_000.0
 """Position value (USD) the CLI prices the shorts for when ``--notional`` is not given."""
-RETURNS_LOOKBACK_DAYS = 400
-"""Calendar days of daily returns read before the rebalance date (covers 252 trading days)."""
+RETURNS_LOOKBACK_DAYS = 504
+"""Calendar days of daily returns read before the rebalance date (252 trading days and a margin)."""
 CAPS_LOOKBACK_DAYS = 40
 """Calendar days of market caps read before the rebalance date (the latest value is used)."""
 PEERS_SHOWN = 10
@@ -115,7 +115,7 @@ def read_hedge_inputs(
         warehouse.read("factor_covariance", start=when, end=when),
         warehouse.read("specific_risk", start=when, end=when),
     )
-    lookback = max(RETURNS_LOOKBACK_DAYS, 2 * st.sample_window_days)
+    lookback = max(RETURNS_LOOKBACK_DAYS, 2 * st.sample_window_days)  # trading -> calendar days
     peers = (
         warehouse.read("semantic_peers")
         if warehouse.has_table("semantic_peers")
@@ -341,3 +341,13 @@ def month_hedges(
         previous=previous,
     )
     return MonthHedges(month, as_of, weights, diagnostics, diagnostics.attrs["reused"], "")
+
+
+def stack_months(months: list[MonthHedges]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All months' ``hedge_weights`` and ``hedge_diagnostics`` rows, one frame each."""
+    empty_weights, empty_diagnostics = empty_frames()
+    weights = pd.concat([m.weights for m in months] or [empty_weights], ignore_index=True)
+    diagnostics = pd.concat(
+        [m.diagnostics for m in months] or [empty_diagnostics], ignore_index=True
+    )
+    return weights, diagnostics
