@@ -12,6 +12,7 @@ from hedging_pipeline.nlp.clustering import (
     ai_roles,
     cluster_companies,
     map_universe,
+    select_clusters,
 )
 from hedging_pipeline_tests.nlp.test_peers import planted_groups
 
@@ -110,3 +111,33 @@ def test_ai_cluster_view_lists_names_per_cluster():
     assert view.loc[1, "user_share"] == 0.5
     assert view.loc[-1, "dominant"] == "other" and view.loc[-1, "n_companies"] == 1
     assert view.index.tolist() == [0, 1, -1]  # makers first, then users
+
+
+def _nested_blobs(sub_separation: float) -> np.ndarray:
+    """Two far-apart groups, each of three sub-blobs of 15 points, in 2-D."""
+    rng = np.random.default_rng(0)
+    blobs = []
+    for centre_x in (0.0, 50.0):
+        for s in range(3):
+            angle = 2 * np.pi * s / 3
+            offset = sub_separation * np.array([np.cos(angle), np.sin(angle)])
+            blobs.append(np.array([centre_x, 0.0]) + offset + 0.15 * rng.normal(size=(15, 2)))
+    return np.vstack(blobs)
+
+
+def test_a_dominant_two_way_split_is_reselected_with_a_size_cap():
+    points = _nested_blobs(0.5)
+    plain = select_clusters(points, 8, max_cluster_fraction=1.0)
+    assert sorted(np.bincount(plain[plain >= 0])) == [45, 45]  # the collapse seen on real data
+    capped = select_clusters(points, 8)
+    sizes = np.bincount(capped[capped >= 0])
+    assert len(sizes) == 6 and sizes.max() <= 0.3 * len(points)
+    assert np.mean(capped == NOISE) <= 0.5
+    truth = np.repeat(np.arange(6), 15)
+    assert adjusted_rand_score(truth[capped >= 0], capped[capped >= 0]) > 0.9
+
+
+def test_a_really_dominant_group_keeps_its_uncapped_cluster():
+    tickers, x, groups = planted_groups(n_groups=2, per_group=30, dim=24, noise=0.04, seed=5)
+    result = cluster_companies(tickers, x, seed=0)
+    assert result.n_clusters == 2 and result.noise_fraction == 0.0
