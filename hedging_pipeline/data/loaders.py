@@ -59,6 +59,8 @@ def find_raw_file(raw_dir: Path, name: str, *, required: bool = True) -> Path | 
     ------
     MissingFileError
         If the folder or a required file is missing.
+    DataError
+        If the file is a symbolic link that resolves outside the drop folder.
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
@@ -69,13 +71,29 @@ def find_raw_file(raw_dir: Path, name: str, *, required: bool = True) -> Path | 
     for suffix in SUFFIXES:
         path = raw_dir / f"{name}{suffix}"
         if path.is_file():
-            return path
+            return _inside_drop_folder(raw_dir, path)
     if required:
         tried = ", ".join(f"{name}{s}" for s in SUFFIXES)
         raise MissingFileError(
             f"{raw_dir}: required raw file {name!r} not found (looked for {tried})"
         )
     return None
+
+
+def _inside_drop_folder(raw_dir: Path, path: Path) -> Path:
+    """Refuse a raw file that is a link to somewhere outside the (resolved) drop folder.
+
+    The drop folder itself may be a link (it is resolved once); links inside it that stay inside are fine.
+    A link out of it would let whoever writes the drop folder make the pipeline read any file on the host.
+    """
+    root = raw_dir.resolve()
+    target = path.resolve()
+    if not target.is_relative_to(root):
+        raise DataError(
+            f"{path.name}: is a symbolic link to {target}, outside the drop folder {root}; copy the file "
+            "into the drop folder (links that leave it are refused)"
+        )
+    return path
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -449,8 +467,12 @@ def raw_date_span(raw_dir: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """
     try:
         path = find_raw_file(raw_dir, PRICES.name)
-    except MissingFileError:
+    except DataError:  # missing, or a link out of the drop folder
         return None
+    if path.stat().st_size > MAX_RAW_FILE_BYTES:
+        return (
+            None  # the run that loads it reports the size; loading the code location must stay fast
+        )
     try:
         if path.suffix == ".parquet":
             table = pq.read_table(path, columns=["date"])
