@@ -83,6 +83,9 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 DATA_VERSION_TAG = "dagster/data_version"
 LAST_DATE_METADATA = "last_date"
+FINISHED_STATUSES = frozenset(
+    {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+)
 
 RAW_ASSETS: dict[str, str] = {
     "companies": "raw_companies",
@@ -448,15 +451,15 @@ def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | Non
 
 
 def raw_versions(instance: dg.DagsterInstance) -> dict[str, str | None]:
-    """Data version (the file fingerprint) of each raw asset's latest materialisation; ``None`` if never."""
+    """Data version (the file fingerprint) of each raw asset's latest materialisation.
+
+    ``None`` when never materialised; ``""`` when materialised without a version (an absent optional file).
+    """
     versions: dict[str, str | None] = {}
     for name, asset in RAW_ASSETS.items():
         record = _latest(instance, dg.AssetKey(asset))
-        versions[name] = (
-            record.asset_materialization.tags.get(DATA_VERSION_TAG)
-            if record is not None and record.asset_materialization is not None
-            else None
-        )
+        event = record.asset_materialization if record is not None else None
+        versions[name] = None if event is None else (event.tags or {}).get(DATA_VERSION_TAG, "")
     return versions
 
 
@@ -485,7 +488,7 @@ def drop_run_status(instance: dg.DagsterInstance, drop: str) -> str | None:
     statuses = {run.status for run in runs}
     if dg.DagsterRunStatus.SUCCESS in statuses:
         return "success"
-    if any(not status.is_finished for status in statuses):
+    if statuses - FINISHED_STATUSES:
         return "running"
     return "failed"
 

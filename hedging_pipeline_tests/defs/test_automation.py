@@ -26,6 +26,7 @@ EXECUTED_GROUPS = {GROUP_RAW, GROUP_PANELS}
 BASELINE_MONTHS = 3
 NEW_TICKER = "ZZZT"
 NY = ZoneInfo("America/New_York")
+JANUARY = [str(d.date()) for d in pd.bdate_range("2023-01-03", "2023-01-31")]
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------------------------
@@ -68,14 +69,23 @@ class World:
             )
 
     def baseline(self):
-        """Raw assets materialised for real; the recent months, every ticker and the rest recorded."""
-        self.execute(
-            {
-                k
-                for k in self.keys_in_group(EXECUTED_GROUPS)
-                if self.graph.get(k).partitions_def is None
-            }
-        )
+        """The state after a full run over these files: every raw file loaded, recent partitions present.
+
+        The warehouse already holds the data (panels fixture); the instance gets the events a full run leaves:
+        raw materialisations carrying each file's fingerprint as data version and the last loaded date.
+        """
+        prints = ops.fingerprints(self.raw_dir)
+        end = self.parts.data_end
+        for name, asset in ops.RAW_ASSETS.items():
+            self.instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset,
+                    tags={ops.DATA_VERSION_TAG: prints[name]} if prints[name] else None,
+                    metadata={ops.LAST_DATE_METADATA: str(end.date())}
+                    if name == "prices"
+                    else None,
+                )
+            )
         tickers = sorted(pd.read_parquet(self.raw_dir / "companies.parquet")["ticker"])
         self.instance.add_dynamic_partitions("tickers", tickers)
         end = self.parts.data_end
@@ -86,16 +96,10 @@ class World:
         closed = [m for m in recent if m in hedge_keys]
         for key in self.graph.toposorted_asset_keys:  # parents first: children are newer
             node = self.graph.get(key)
-            if (
-                not node.is_materializable
-                or key in self.keys_in_group(EXECUTED_GROUPS)
-                and node.partitions_def is None
-            ):
+            if not node.is_materializable or node.group_name == GROUP_RAW:
                 continue
             pdef = node.partitions_def
             if pdef is None:
-                if key in self.keys_in_group(EXECUTED_GROUPS):
-                    continue
                 self.record(key)
             elif pdef == self.parts.months:
                 self.record(key, recent)
@@ -162,6 +166,22 @@ class World:
         last = prices.loc[prices["date"] == prices["date"].max()]
         new = [last.assign(date=pd.Timestamp(day).as_unit("us")) for day in days]
         pd.concat([prices, *new], ignore_index=True).to_parquet(path, index=False)
+
+    def correct_price(self, day):
+        """A vendor correction: one close on ``day`` changes by 1 %."""
+        path = self.raw_dir / "prices.parquet"
+        prices = pd.read_parquet(path)
+        row = prices.index[prices["date"] == pd.Timestamp(day)][0]
+        prices.loc[row, "close"] *= 1.01
+        prices.to_parquet(path, index=False)
+
+    def fail(self, request):
+        """Record a failed run of ``request`` (same tags), as the daemon would after a step failure."""
+        self.instance.add_run(
+            dg.DagsterRun(
+                job_name="__ASSET_JOB", status=dg.DagsterRunStatus.FAILURE, tags=request.tags
+            )
+        )
 
     def monthly_below(self, raw_asset):
         below = dg.AssetSelection.assets(raw_asset).downstream().resolve(self.graph)
@@ -332,35 +352,61 @@ def test_next_trading_day_requests_only_its_month_then_nothing(world):
     assert world.automation_tick().run_requests == []
 
 
-def test_month_close_requests_the_hedge_month_after_the_refresh(world):
+def test_month_close_hedges_follow_a_successful_refresh_only(world):
     world.sensor_tick()
-    world.append_prices(["2023-01-03"])
-    world.sensor_tick()  # refresh requested, never launched: its month stays pending
-    world.append_prices(["2023-01-31"])  # the rest of January lands: the month closes
-    [refresh] = world.sensor_tick().run_requests
-    assert _month_range(refresh) == ("2023-01", "2023-01")
-    state = ops.DropState.from_json(world.sensor_cursor)
-    assert state.hedge_months == ("2023-01",) and state.data_end == "2023-01-31"
-    assert not world.sensor_tick().run_requests  # hedges wait for the refresh run
+    world.correct_price("2022-06-15")  # a vendor correction in June
+    [june] = world.sensor_tick().run_requests
+    assert _month_range(june) == ("2022-06", "2022-06")
+    world.fail(june)  # the refresh fails: nothing of it lands
 
-    world.launch(refresh)
+    world.append_prices(JANUARY)  # January arrives complete: the month closes
+    [refresh] = world.sensor_tick().run_requests
+    assert _month_range(refresh) == ("2022-06", "2023-01")  # June carried over, one single run
+    state = ops.DropState.from_json(world.sensor_cursor)
+    assert state.months == ("2022-06", "2023-01") and state.data_end == "2023-01-31"
+    assert "2023-01" in state.hedge_months
+    assert not world.sensor_tick().run_requests  # hedges wait while the refresh runs
+    world.fail(refresh)
+    assert not world.sensor_tick().run_requests  # ... and never follow a failed one
+
+    world.launch(refresh)  # re-executed after the fix (same tags): a success
     roles = ops.stage_keys(world.parts, _stages(world))
-    result = world.sensor_tick()
-    if roles.hedges:
-        [hedges] = result.run_requests
-        assert set(hedges.asset_selection) == roles.hedges
-        assert hedges.partition_key == "2023-01"
+    requests = world.sensor_tick().run_requests
+    if roles.hedges:  # June 2022 is before the backtest window: only January's hedges
+        [hedges] = requests
+        assert hedges.partition_key == "2023-01" and set(hedges.asset_selection) == roles.hedges
         world.launch(hedges)
     else:  # the hedge assets have not landed in this checkout: the month waits in the cursor
-        assert not result.run_requests
-    assert ops.DropState.from_json(world.sensor_cursor).hedge_months == (
-        () if roles.hedges else ("2023-01",)
-    )
+        assert requests == []
+    state = ops.DropState.from_json(world.sensor_cursor)
+    assert state.months == () and state.hedge_months == (() if roles.hedges else ("2023-01",))
     assert not world.sensor_tick().run_requests
 
     world.append_prices(["2023-02-01"])
     [february] = world.sensor_tick().run_requests
     assert _month_range(february) == ("2023-02", "2023-02")
+
+
+def test_refresh_run_status_reads_the_drop_tag():
+    instance = dg.DagsterInstance.ephemeral()
+    assert ops.drop_run_status(instance, "d0") is None
+    cases = {
+        "d1": [dg.DagsterRunStatus.STARTING],
+        "d2": [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.FAILURE],
+        "d3": [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
+        "d4": [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS],  # re-executed after a fix
+    }
+    for drop, statuses in cases.items():
+        for status in statuses:
+            instance.add_run(
+                dg.DagsterRun(job_name="__ASSET_JOB", status=status, tags={ops.DROP_TAG: drop})
+            )
+    assert {d: ops.drop_run_status(instance, d) for d in cases} == {
+        "d1": "running",
+        "d2": "running",
+        "d3": "failed",
+        "d4": "success",
+    }
 
 
 def test_new_ticker_is_registered_and_only_its_partitions_requested(world):
@@ -429,7 +475,7 @@ def test_nightly_plan_refreshes_the_month_then_hedges_the_closed_month(world):
     after = world.nightly(evening)
     assert after.refresh is None and after.hedges is None
 
-    world.append_prices(["2023-01-31"])  # the rest of January: the month closes
+    world.append_prices(JANUARY[1:])  # the rest of January: the month closes
     plan = world.nightly(datetime(2023, 1, 31, 18, 30, tzinfo=NY))
     assert _month_range(plan.refresh) == ("2023-01", "2023-01")
     assert plan.hedges is None  # hedges wait for the month's factor model
