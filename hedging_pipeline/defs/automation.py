@@ -53,6 +53,7 @@ from dagster._utils.schedules import is_valid_cron_string  # Dagster's own cron 
 
 from hedging_pipeline.data.calendar import MONTH_KEY_FORMAT
 from hedging_pipeline.data.loaders import file_fingerprint, find_raw_file, raw_date_span, read_table
+from hedging_pipeline.data.schema import TICKER_PATTERN
 from hedging_pipeline.defs.partitions import PartitionSet, last_complete_month
 from hedging_pipeline.defs.stages import Stage
 from hedging_pipeline.errors import ConfigurationError, DataError
@@ -650,8 +651,8 @@ def build_drop_sensor(
         else:
             changes = None
 
-        # Ticker partitions: the companies file is the universe.
-        universe = set(state.digests.get("companies", {}))
+        # Ticker partitions: the companies file is the universe (malformed tickers are the raw run's error).
+        universe = {t for t in state.digests.get("companies", {}) if TICKER_PATTERN.match(t)}
         registered = list(instance.get_dynamic_partitions(parts.tickers.name))
         if universe:
             new = sorted(universe - set(registered))

@@ -442,18 +442,18 @@ def test_new_ticker_is_registered_and_only_its_partitions_requested(world):
         assert follow == []
     assert not world.sensor_tick().run_requests
 
-    # A delisted company: its partition is deleted, nothing is recomputed.
+    # A delisted company: its partition is deleted, nothing is recomputed. A malformed ticker in the same
+    # drop is never registered as a partition (the raw run reports it).
     gone = companies["ticker"].iloc[-1]
-    pd.concat([companies.iloc[:-1], template]).to_parquet(
+    hostile = template.assign(ticker="X; DROP TABLE prices")
+    pd.concat([companies.iloc[:-1], template, hostile]).to_parquet(
         world.raw_dir / "companies.parquet", index=False
     )
     result = world.sensor_tick()
-    deletes = [
-        r
-        for r in result.dynamic_partitions_requests
-        if isinstance(r, dg.DeleteDynamicPartitionsRequest)
-    ]
-    assert [r.partition_keys for r in deletes] == [[gone]]
+    requests = result.dynamic_partitions_requests
+    assert [type(r) for r in requests] == [dg.DeleteDynamicPartitionsRequest]
+    assert requests[0].partition_keys == [gone]
+    assert [_keys(r) >= {"raw_companies"} for r in result.run_requests] == [True]
     assert gone not in world.instance.get_dynamic_partitions("tickers")
     assert all(
         not _keys(r) & {k.to_user_string() for k in roles.tickers} for r in result.run_requests
