@@ -171,7 +171,7 @@ class OrphanedRun:
     pids : tuple of int
         Processes that executed the run (all gone).
     freed_slots : int
-        Pool slots the run still held.
+        Pool slots the run held (freed by the recovery; still held after a dry run).
     """
 
     run_id: str
@@ -261,20 +261,30 @@ def _alive(pid: int, recorded_at: float) -> bool:
     return created is None or created <= recorded_at + PID_REUSE_SLACK_S
 
 
-def _free_slots(instance: dg.DagsterInstance, run_id: str) -> int:
-    """Free the pool slots (and queued slot requests) of ``run_id``; return how many slots it held."""
+def _held(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int:
+    """How many pool slots ``run`` holds."""
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
         return 0
-    held = 0
-    for key in storage.get_concurrency_keys():
-        info = storage.get_concurrency_info(key)
-        held += sum(1 for slot in info.claimed_slots if slot.run_id == run_id)
-    storage.free_concurrency_slots_for_run(run_id)
+    return sum(
+        1
+        for key in storage.get_concurrency_keys()
+        for slot in storage.get_concurrency_info(key).claimed_slots
+        if slot.run_id == run.run_id
+    )
+
+
+def _free_slots(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int:
+    """Free the pool slots (and queued slot requests) of ``run``; return how many slots it held."""
+    held = _held(instance, run)
+    if instance.event_log_storage.supports_global_concurrency_limits:
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
     return held
 
 
-def recover_orphaned_runs(instance: dg.DagsterInstance) -> list[OrphanedRun]:
+def recover_orphaned_runs(
+    instance: dg.DagsterInstance, *, dry_run: bool = False
+) -> list[OrphanedRun]:
     """Mark runs whose every worker process is gone as failed and free the pool slots they still hold.
 
     A run counts as orphaned when it is ``STARTING``, ``STARTED`` or ``CANCELING``, ran on this host (tag
@@ -287,11 +297,13 @@ def recover_orphaned_runs(instance: dg.DagsterInstance) -> list[OrphanedRun]:
     ----------
     instance : dg.DagsterInstance
         The instance whose runs to check.
+    dry_run : bool
+        Only report the orphaned runs (``freed_slots`` then counts the slots they hold); change nothing.
 
     Returns
     -------
     list of OrphanedRun
-        The runs recovered, oldest first.
+        The runs recovered (or found, with ``dry_run``), oldest first.
     """
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=list(ACTIVE_STATUSES)), ascending=True
@@ -305,6 +317,13 @@ def recover_orphaned_runs(instance: dg.DagsterInstance) -> list[OrphanedRun]:
         if not pids or any(_alive(pid, at) for pid, at in pids):
             continue
         unique = tuple(sorted({pid for pid, _ in pids}))
+        if dry_run:
+            recovered.append(
+                OrphanedRun(
+                    run.run_id, run.job_name, run.status.value, unique, _held(instance, run)
+                )
+            )
+            continue
         instance.report_run_failed(
             run,
             message=(
@@ -312,7 +331,7 @@ def recover_orphaned_runs(instance: dg.DagsterInstance) -> list[OrphanedRun]:
                 "(killed or crashed); marked failed by hedging-pipeline so its pool slots are freed"
             ),
         )
-        freed = _free_slots(instance, run.run_id)
+        freed = _free_slots(instance, run)
         recovered.append(
             OrphanedRun(
                 run_id=run.run_id,

@@ -145,6 +145,10 @@ def test_killed_run_is_recovered_and_its_slot_freed(instance_dir, tmp_path):
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+        (seen,) = recover_orphaned_runs(instance, dry_run=True)
+        assert (seen.run_id, seen.freed_slots) == (run.run_id, 1)
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+        assert _held_slots(instance) == [run.run_id]  # the dry run changed nothing
         (orphan,) = recover_orphaned_runs(instance)
         assert (orphan.run_id, orphan.status, orphan.pids) == (
             run.run_id,
