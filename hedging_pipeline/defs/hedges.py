@@ -8,7 +8,8 @@ peers re-solves only the peer-based hedges of the tickers whose peers moved. A r
 ``hedging/tickers=A,B`` hedges only those tickers and replaces only their rows.
 """
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pandas as pd
@@ -28,7 +29,7 @@ from hedging_pipeline.hedging import quality
 from hedging_pipeline.hedging.service import (
     RETURNS_LOOKBACK_DAYS,
     MonthHedges,
-    month_hedges,
+    months_hedges,
     stack_months,
 )
 from hedging_pipeline.hedging.solve import SolverSettings
@@ -39,6 +40,8 @@ from hedging_pipeline.settings import Settings
 from hedging_pipeline.warehouse.duckdb import Warehouse
 
 TICKERS_TAG = "hedging/tickers"
+HEDGE_WORKERS = os.cpu_count() or 1
+"""Processes solving hedge months in parallel (reads and writes stay in the asset's process)."""
 RETURNS_LOOKBACK_MONTHS = RETURNS_LOOKBACK_DAYS // 30 + 1
 """Months of daily returns before a rebalance date that the hedges read."""
 WEIGHTS_BLOCKING, DIAGNOSTICS_BLOCKING = ("constraints_hold",), ("diagnostics_match",)
@@ -72,17 +75,15 @@ def _write(wh: Warehouse, month: MonthHedges, targets: list[str] | None) -> None
             wh.write_partition(table, frame, start=start, end=end, date_column="as_of")
 
 
-def _month(
-    context: dg.AssetExecutionContext,
-    wh: Warehouse,
-    key: str,
-    targets: list[str] | None,
-    model: str,
-) -> MonthHedges:
-    """Hedges of one month, with a progress line."""
-    month = month_hedges(wh, key, targets, peer_model=model)
-    context.log.info(f"hedges {key}: {len(month.diagnostics):,} hedges, {month.reused:,} reused")
-    return month
+def _progress(context: dg.AssetExecutionContext) -> Callable[[MonthHedges], None]:
+    """Log one line per finished month (the CLI shows these)."""
+
+    def log(month: MonthHedges) -> None:
+        context.log.info(
+            f"hedges {month.month}: {len(month.diagnostics):,} hedges, {month.reused:,} reused"
+        )
+
+    return log
 
 
 def _results(
@@ -158,7 +159,14 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
         """Certified hedges of every ticker by every method at each month end (stale ones re-solved)."""
         wh, targets = warehouse.get(), _tagged_tickers(context)
         model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
-        months = [_month(context, wh, key, targets, model) for key in context.partition_keys]
+        months = months_hedges(
+            wh,
+            context.partition_keys,
+            targets,
+            peer_model=model,
+            workers=HEDGE_WORKERS,
+            progress=_progress(context),
+        )
         weights, diagnostics = stack_months(months)
         checks = quality.hedge_checks(weights, diagnostics, solver)
         _raise_on_blocking("hedges", checks, WEIGHTS_BLOCKING + DIAGNOSTICS_BLOCKING)

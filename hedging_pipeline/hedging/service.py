@@ -7,6 +7,9 @@ rebalance date (the risk model of that date, returns and market caps up to it).
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -36,6 +39,10 @@ RETURNS_LOOKBACK_DAYS = 504
 CAPS_LOOKBACK_DAYS = 40
 """Calendar days of market caps read before the rebalance date (the latest value is used)."""
 PEERS_SHOWN = 10
+PARALLEL_MIN_MONTHS = 3
+"""Fewer months than this are solved in-process (starting worker processes costs seconds)."""
+IN_FLIGHT_PER_WORKER = 2
+"""Months read ahead per worker process (bounds the inputs held in memory)."""
 PEER_COLUMNS = ["ticker", "peer", "rank", "similarity", "model"]
 COMPANIES_TABLE = "raw_companies"
 
@@ -284,6 +291,63 @@ def month_rebalance_date(warehouse: Warehouse, month: str) -> pd.Timestamp | Non
     return None if pd.isna(found) else pd.Timestamp(found)
 
 
+@dataclass(frozen=True)
+class _MonthJob:
+    """What one month's hedges are computed from (read in the parent, solved in a worker)."""
+
+    month: str
+    as_of: pd.Timestamp
+    inputs: HedgeInputs
+    settings: HedgeSettings
+    previous: tuple[pd.DataFrame, pd.DataFrame] | None
+    targets: list[str] | None
+    methods: tuple[Method, ...]
+
+
+def _read_month(
+    warehouse: Warehouse,
+    month: str,
+    targets: list[str] | None,
+    methods: tuple[Method, ...],
+    settings: HedgeSettings | None,
+    peer_model: str | None,
+) -> _MonthJob | MonthHedges:
+    """The month's inputs and stored hedges, or its empty result when it has no risk model."""
+    as_of = month_rebalance_date(warehouse, month)
+    if as_of is None:
+        weights, diagnostics = empty_frames()
+        note = f"no risk model dated in {month} (factor_covariance has no row that month)"
+        return MonthHedges(month, None, weights, diagnostics, 0, note)
+    inputs = read_hedge_inputs(warehouse, as_of, settings)
+    chosen = choose_peer_model(inputs.peers, peer_model)
+    previous = None
+    if warehouse.has_table("hedge_weights") and warehouse.has_table("hedge_diagnostics"):
+        previous = (
+            warehouse.read("hedge_weights", start=as_of, end=as_of, date_column="as_of"),
+            warehouse.read("hedge_diagnostics", start=as_of, end=as_of, date_column="as_of"),
+        )
+    st = replace(settings or HedgeSettings(), peer_model=chosen)
+    return _MonthJob(month, as_of, inputs, st, previous, targets, methods)
+
+
+def _solve_month(job: _MonthJob) -> MonthHedges:
+    """Compute one month's hedges (module level, so a worker process can run it)."""
+    i = job.inputs
+    weights, diagnostics = compute_hedges(
+        job.as_of,
+        i.risk_model,
+        i.peers,
+        i.returns,
+        i.companies,
+        i.market_caps,
+        methods=job.methods,
+        targets=job.targets,
+        settings=job.settings,
+        previous=job.previous,
+    )
+    return MonthHedges(job.month, job.as_of, weights, diagnostics, diagnostics.attrs["reused"], "")
+
+
 def month_hedges(
     warehouse: Warehouse,
     month: str,
@@ -314,33 +378,60 @@ def month_hedges(
     MonthHedges
         Empty frames and a ``note`` when the month has no risk model.
     """
-    as_of = month_rebalance_date(warehouse, month)
-    if as_of is None:
-        weights, diagnostics = empty_frames()
-        note = f"no risk model dated in {month} (factor_covariance has no row that month)"
-        return MonthHedges(month, None, weights, diagnostics, 0, note)
-    inputs = read_hedge_inputs(warehouse, as_of, settings)
-    chosen = choose_peer_model(inputs.peers, peer_model)
-    settings = replace(settings or HedgeSettings(), peer_model=chosen)
-    previous = None
-    if warehouse.has_table("hedge_weights") and warehouse.has_table("hedge_diagnostics"):
-        previous = (
-            warehouse.read("hedge_weights", start=as_of, end=as_of, date_column="as_of"),
-            warehouse.read("hedge_diagnostics", start=as_of, end=as_of, date_column="as_of"),
-        )
-    weights, diagnostics = compute_hedges(
-        as_of,
-        inputs.risk_model,
-        inputs.peers,
-        inputs.returns,
-        inputs.companies,
-        inputs.market_caps,
-        methods=methods,
-        targets=targets,
-        settings=settings,
-        previous=previous,
-    )
-    return MonthHedges(month, as_of, weights, diagnostics, diagnostics.attrs["reused"], "")
+    job = _read_month(warehouse, month, targets, methods, settings, peer_model)
+    return job if isinstance(job, MonthHedges) else _solve_month(job)
+
+
+def months_hedges(
+    warehouse: Warehouse,
+    months: list[str],
+    targets: list[str] | None = None,
+    methods: tuple[Method, ...] = METHODS,
+    settings: HedgeSettings | None = None,
+    peer_model: str | None = None,
+    workers: int = 1,
+    progress: Callable[[MonthHedges], None] | None = None,
+    start_method: str = "spawn",
+) -> list[MonthHedges]:
+    """:func:`month_hedges` of several months, solved by ``workers`` processes.
+
+    The parent reads each month from the warehouse (DuckDB allows one writer process) and hands
+    the in-memory inputs to a worker; results come back in ``months`` order, and ``progress`` is
+    called as each month finishes. ``workers=1`` (or fewer than ``PARALLEL_MIN_MONTHS`` months)
+    runs in this process. Workers start with ``start_method`` (``spawn`` by default: forking a
+    parent that runs threads, like a Dagster step, is unsafe).
+    """
+    results: dict[str, MonthHedges] = {}
+
+    def done(month: MonthHedges) -> None:
+        results[month.month] = month
+        if progress is not None:
+            progress(month)
+
+    def read(m: str) -> _MonthJob | MonthHedges:
+        return _read_month(warehouse, m, targets, methods, settings, peer_model)
+
+    if workers <= 1 or len(months) < PARALLEL_MIN_MONTHS:
+        for m in months:
+            job = read(m)
+            done(job if isinstance(job, MonthHedges) else _solve_month(job))
+        return [results[m] for m in months]
+    context = multiprocessing.get_context(start_method)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        running: set[Future[MonthHedges]] = set()
+        for m in months:
+            job = read(m)
+            if isinstance(job, MonthHedges):
+                done(job)
+                continue
+            if len(running) >= IN_FLIGHT_PER_WORKER * workers:  # bound the inputs held in memory
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done(future.result())
+            running.add(pool.submit(_solve_month, job))
+        for future in as_completed(running):
+            done(future.result())
+    return [results[m] for m in months]
 
 
 def stack_months(months: list[MonthHedges]) -> tuple[pd.DataFrame, pd.DataFrame]:

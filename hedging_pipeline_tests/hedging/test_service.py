@@ -10,7 +10,12 @@ from hedging_pipeline.errors import (
     UnknownTickerError,
 )
 from hedging_pipeline.hedging.methods import compute_hedges
-from hedging_pipeline.hedging.service import hedge_for_cli, read_hedge_inputs, rebalance_date
+from hedging_pipeline.hedging.service import (
+    hedge_for_cli,
+    months_hedges,
+    read_hedge_inputs,
+    rebalance_date,
+)
 from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
 from hedging_pipeline.warehouse.duckdb import MissingTableError, Warehouse
 
@@ -124,3 +129,30 @@ def test_method_summary_and_plot(month):
     assert factor["median_variance_reduction"] == pytest.approx(expected)
     png = hedge_plot(diag)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_months_in_worker_processes_match_in_process(month, tmp_path):
+    wh = Warehouse(tmp_path / "months.duckdb")
+    tables = warehouse_tables(month)
+    dates = [pd.Timestamp("2019-12-31"), pd.Timestamp("2020-01-31"), month.as_of]
+    for table in ("style_exposures", "factor_covariance", "specific_risk"):
+        frame = tables[table]
+        tables[table] = pd.concat([frame.assign(date=d) for d in dates], ignore_index=True)
+    for table, frame in tables.items():
+        wh.replace_table(table, frame)
+    keys = ["2019-11", "2019-12", "2020-01", "2020-02"]
+    targets = list(month.model.tickers[:5])
+    seen = []
+    serial = months_hedges(wh, keys, targets, workers=1)
+    # fork keeps the test fast; the job still crosses the process boundary pickled
+    parallel = months_hedges(
+        wh, keys, targets, workers=2, progress=lambda m: seen.append(m.month), start_method="fork"
+    )
+    assert sorted(seen) == keys
+    assert [m.as_of for m in parallel] == [None, *dates]
+    assert "no risk model dated in 2019-11" in parallel[0].note
+    for a, b in zip(serial, parallel, strict=True):
+        pd.testing.assert_frame_equal(a.weights, b.weights)
+        cols = [c for c in a.diagnostics.columns if c != "solve_ms"]
+        pd.testing.assert_frame_equal(a.diagnostics[cols], b.diagnostics[cols])
+    assert len(parallel[1].diagnostics) == 5 * 7
