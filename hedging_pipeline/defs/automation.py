@@ -167,14 +167,21 @@ def _group_digests(frame: pd.DataFrame, keys: pd.Series) -> dict[str, str]:
     """Order-independent digest of the rows of each key (sum of row hashes modulo 2**64)."""
     if frame.empty:
         return {}
-    rows = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy(np.uint64)
+    try:
+        hashed = pd.util.hash_pandas_object(frame, index=False)
+    except TypeError:  # unhashable cells (lists, dicts): hash their text
+        hashed = pd.util.hash_pandas_object(frame.astype(str), index=False)
+    rows = hashed.to_numpy(np.uint64)
     sums = pd.Series(rows, index=keys.to_numpy()).groupby(level=0).sum()  # wraps modulo 2**64
     return {str(k): f"{int(v) & 0xFFFFFFFFFFFFFFFF:016x}"[:DIGEST_CHARS] for k, v in sums.items()}
 
 
 def _month_keys(values: pd.Series) -> pd.Series:
+    """``YYYY-MM`` of each date (``undated`` when missing); formats each distinct month once."""
     dates = pd.to_datetime(values, errors="coerce")
-    return dates.dt.strftime(MONTH_KEY_FORMAT).fillna(UNDATED)
+    codes = (dates.dt.year * 100 + dates.dt.month).fillna(-1).astype("int64")
+    names = {c: UNDATED if c < 0 else f"{c // 100:04d}-{c % 100:02d}" for c in codes.unique()}
+    return codes.map(names)
 
 
 def _ticker_keys(values: pd.Series) -> pd.Series:
@@ -278,7 +285,7 @@ class DropState:
     prints : dict
         Fingerprint per raw file at the last tick.
     digests : dict
-        Content digests per file (month or ticker -> digest); a file missing here was unreadable.
+        Content digests per file (month or ticker -> digest); an unreadable file keeps its last good digests.
     data_end : str or None
         Last date of prices at the last tick (``YYYY-MM-DD``).
     drop : str or None
@@ -355,6 +362,10 @@ def diff_drop(
         found = content_digests(raw_dir, name) if prints.get(name) else {}
         if found is not None:
             digests[name] = found
+        elif (
+            name in old_digests
+        ):  # unreadable: its raw run reports why; compare later drops with the last good one
+            digests[name] = old_digests[name]
     span = raw_date_span(raw_dir)
     start, end = span if span else (None, None)
     old_end = pd.Timestamp(previous.data_end) if previous and previous.data_end else None
@@ -390,10 +401,8 @@ def diff_drop(
                 for t in set(new_companies) & set(old_companies)
                 if new_companies[t] != old_companies[t]
             }
-            if modified:
-                months.update(
-                    data_months
-                )  # sectors and cap snapshots enter every month's exposures
+            if modified:  # sectors and cap snapshots enter every month's exposures
+                months.update(data_months)
                 described |= modified
     if "descriptions" in files:
         old = old_digests.get("descriptions", {})

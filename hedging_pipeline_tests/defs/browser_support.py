@@ -151,7 +151,11 @@ def require_chromium() -> Path:
 
 
 def ui_env(home: Path, raw_dir: Path, **extra: str) -> dict[str, str]:
-    """Environment of a UI server on a private home (automation declared STOPPED: no background runs)."""
+    """Environment of a UI server on a private home.
+
+    Automation is declared STOPPED (no background runs compete with the test) and runs execute their steps in
+    the run worker (``HEDGING_EXECUTOR=in_process``: one process start less per UI-launched run).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEDGING_", "DAGSTER_"))}
     env.update(
         HEDGING_HOME=str(home),
@@ -160,6 +164,7 @@ def ui_env(home: Path, raw_dir: Path, **extra: str) -> dict[str, str]:
         HEDGING_DEVICE="cpu",
         HEDGING_BACKTEST_MONTHS="6",
         HEDGING_AUTOMATION="off",
+        HEDGING_EXECUTOR="in_process",
         DAGSTER_TELEMETRY_DISABLED="1",
     )
     env.update(extra)

@@ -296,6 +296,10 @@ def test_content_digests_localise_changes(demo_raw_dir, tmp_path):
     state = ops.DropState(prints=before.prints, digests=digests, data_end="2022-12-30")
 
     prices = pd.read_parquet(raw / "prices.parquet")
+    shuffled = prices.sample(frac=1.0, random_state=7)  # same rows, another order: no change at all
+    shuffled.to_parquet(raw / "prices.parquet", index=False)
+    unchanged, _, _ = ops.diff_drop(raw, state, ops.fingerprints(raw))
+    assert unchanged.files == ("prices",) and unchanged.months == ()
     row = prices.index[(prices["date"] == "2021-06-15")][0]
     prices.loc[row, "close"] *= 1.01  # a vendor correction in June 2021
     prices.to_parquet(raw / "prices.parquet", index=False)

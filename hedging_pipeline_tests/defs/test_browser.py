@@ -30,6 +30,8 @@ from hedging_pipeline_tests.defs.conftest import RANGE_END, RANGE_START
 
 PLOT_ASSET = "factor_covariance"
 PLOT_MONTH = "2022-12"
+PLOT_WARM_START = "2020-01"
+"""First month of the factor model computed before the plot month (its 504-day window needs two years)."""
 PLOT_TITLE = "factor_correlation"
 UI_ASSET = "raw_companies"
 RUN_TIMEOUT_S = 180
@@ -53,7 +55,7 @@ def _materialise_plot_asset(settings) -> None:
         if repo.asset_graph.get(k).group_name == "risk_model"
         and repo.asset_graph.get(k).partitions_def == months
     ]
-    tags = {RANGE_START: "2020-01", RANGE_END: PLOT_MONTH}
+    tags = {RANGE_START: PLOT_WARM_START, RANGE_END: PLOT_MONTH}
     warm = job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), asset_selection=risk, tags=tags
     )
