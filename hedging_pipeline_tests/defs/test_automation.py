@@ -259,6 +259,22 @@ def test_schedule_uses_the_configured_timezone(panels_settings, demo_raw_dir, mo
     assert repo.get_sensor_def(ops.SENSOR_NAME).default_status == dg.DefaultSensorStatus.STOPPED
 
 
+def test_every_asset_is_described_owned_grouped_kinded_and_pooled(demo_settings):
+    """Issue 7 item 4: what the UI shows for every asset before anything runs."""
+    graph = build_definitions(demo_settings).get_repository_def().asset_graph
+    groups = {GROUP_RAW, GROUP_PANELS, "risk_model", "nlp", "hedging", "backtest"}
+    nodes = [graph.get(k) for k in graph.materializable_asset_keys]
+    assert len(nodes) >= 20
+    for node in nodes:
+        name = node.key.to_user_string()
+        assert node.description and len(node.description) > 20, name
+        assert node.owners == ["team:quant-data"], name
+        assert node.group_name in groups, name
+        assert any(t.startswith("dagster/kind/") for t in node.tags), name
+        assert node.pools and node.pools <= {"warehouse", "gpu"}, name
+    assert {n.group_name for n in nodes} == groups
+
+
 def test_months_to_refresh_follow_the_last_date():
     start = pd.Timestamp("2020-01-02")
     # mid-month to the next day: only the open month
