@@ -128,10 +128,12 @@ class World:
     # ticks ---------------------------------------------------------------------------------------------------
     def sensor_tick(self):
         sensor = self.repo.get_sensor_def(ops.SENSOR_NAME)
-        context = dg.build_sensor_context(
-            instance=self.instance, repository_def=self.repo, cursor=self.sensor_cursor
-        )
-        with dg.partition_loading_context(dynamic_partitions_store=self.instance):
+        with (
+            dg.build_sensor_context(
+                instance=self.instance, repository_def=self.repo, cursor=self.sensor_cursor
+            ) as context,
+            dg.partition_loading_context(dynamic_partitions_store=self.instance),
+        ):
             result = sensor.evaluate_tick(context)  # the daemon's context has a persistent instance
         self.sensor_cursor = result.cursor
         for request in result.dynamic_partitions_requests or []:  # the daemon applies these
@@ -151,10 +153,10 @@ class World:
 
     def automation_tick(self):
         sensor = self.repo.get_sensor_def(ops.AUTOMATION_SENSOR_NAME)
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=self.instance, repository_def=self.repo, cursor=self.automation_cursor
-        )
-        result = sensor.evaluate_tick(context)
+        ) as context:
+            result = sensor.evaluate_tick(context)
         self.automation_cursor = result.cursor
         return result
 
@@ -521,17 +523,21 @@ def test_nightly_schedules_evaluate_on_a_fresh_instance(demo_raw_dir, tmp_path):
     with dg.DagsterInstance.local_temp(tempdir=str(tmp_path / "dagster")) as instance:
         when = datetime(2023, 1, 3, 18, 30, tzinfo=NY)
         refresh = repo.get_schedule_def(ops.SCHEDULE_NAME)
-        context = dg.build_schedule_context(
+        # ``with``: the context opens its own instance from the ref and must close it (else Dagster's
+        # current defs-state storage keeps pointing at a dead instance for the rest of the session)
+        with dg.build_schedule_context(
             instance=instance, repository_def=repo, scheduled_execution_time=when
-        )
-        [request] = refresh.evaluate_tick(context).run_requests
-        assert _month_range(request) == ("2020-01", "2022-12")
-        assert {"raw_prices", "raw_companies", "prices"} <= _keys(request)
-        assert repo.get_job(refresh.job_name).partitions_def == build_partitions(settings).months
-        if ops.HEDGE_SCHEDULE_NAME in {s.name for s in repo.schedule_defs}:
-            hedges = repo.get_schedule_def(ops.HEDGE_SCHEDULE_NAME)
-            tick = hedges.evaluate_tick(context)
-            assert tick.run_requests == [] and "wait for the refresh" in tick.skip_message
+        ) as context:
+            [request] = refresh.evaluate_tick(context).run_requests
+            assert _month_range(request) == ("2020-01", "2022-12")
+            assert {"raw_prices", "raw_companies", "prices"} <= _keys(request)
+            assert (
+                repo.get_job(refresh.job_name).partitions_def == build_partitions(settings).months
+            )
+            if ops.HEDGE_SCHEDULE_NAME in {s.name for s in repo.schedule_defs}:
+                hedges = repo.get_schedule_def(ops.HEDGE_SCHEDULE_NAME)
+                tick = hedges.evaluate_tick(context)
+                assert tick.run_requests == [] and "wait for the refresh" in tick.skip_message
     assert all(job.name for job in repo.get_all_jobs())  # every job (schedule targets too) resolves
 
 
