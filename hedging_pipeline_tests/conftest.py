@@ -53,3 +53,17 @@ def make_settings(raw_dir: Path, home: Path, **overrides) -> Settings:
 def demo_settings(demo_raw_dir, tmp_path) -> Settings:
     """Settings pointing at the demo drop folder and a fresh home under ``tmp_path``."""
     return make_settings(demo_raw_dir, tmp_path / "home")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_defs_state_storage():
+    """Give every test a clean Dagster "current defs-state storage".
+
+    Dagster keeps it in a context variable set by ``with instance:``; an instance or schedule context
+    that is not closed leaves it pointing at a dead instance, and every later ``get_repository_def()``
+    then fails with "undefined DagsterInstance weakref". Resetting it per test keeps tests independent.
+    """
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
