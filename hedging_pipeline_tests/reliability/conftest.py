@@ -42,7 +42,7 @@ VOLATILE_SUFFIXES = ("_ms", "_seconds")
 TEST_ENV = {
     "HEDGING_EMBEDDING_MODEL": "hashing",
     "HEDGING_DEVICE": "cpu",
-    "HEDGING_BACKTEST_MONTHS": "6",
+    "HEDGING_BACKTEST_MONTHS": "3",
     "HEDGING_EXECUTOR": "in_process",
     "PYTHONUNBUFFERED": "1",
 }

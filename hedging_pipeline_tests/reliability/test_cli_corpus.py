@@ -1,8 +1,9 @@
-"""Bad input through the real ``hedging-pipeline`` command: arguments, environment, a bad raw file, a linked drop.
+"""Bad input through the ``hedging-pipeline`` command: arguments, environment, a bad raw file, a linked drop.
 
-Each case is a separate process (the console script, as a user runs it), all started at once. Every failure must
-be exactly one ``error: ...`` line naming what is wrong, a non-zero exit status and no traceback, and the
-warehouse (a copy of the uninterrupted run's) must be unchanged afterwards.
+Every failure must be exactly one ``error: ...`` line naming what is wrong, exit status 1 and no traceback, and
+the warehouse (a copy of the uninterrupted run's) must be unchanged afterwards. A few cases run the console
+script as a user does (separate processes, started at once); the rest call its ``main`` in this process, which
+is the same code without the interpreter start-up.
 """
 
 import os
@@ -14,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from hedging_pipeline.cli import main
 from hedging_pipeline_tests.reliability.conftest import (
+    TEST_ENV,
     CliProcess,
     CliRun,
     table_fingerprints,
@@ -33,6 +36,8 @@ class CliCase:
     env: dict[str, str] = field(default_factory=dict)
     raw: str = "clean"
     """Which drop folder: ``clean``, ``bad_prices`` or ``linked`` (a link to the bad one)."""
+    process: bool = False
+    """Run the console script in its own process (else ``cli.main`` in this one)."""
 
 
 CASES = [
@@ -96,26 +101,35 @@ CASES = [
         r"^raw_prices: prices\.parquet: column 'close' is -3 \(must be > 0\) for ticker \w+ on "
         r"\d{4}-\d\d-\d\d$",
         raw="bad_prices",
+        process=True,
     ),
     CliCase(
         "linked_drop_folder",
         ["run"],
         r"^raw_prices: prices\.parquet: column 'close' is -3",
         raw="linked",
+        process=True,
     ),
 ]
 
 
 @dataclass(frozen=True)
-class CorpusRuns:
-    results: dict[str, CliRun]
+class Folders:
+    root: Path
+    raw: dict[str, Path]
     before: dict[str, tuple[int, int]]
-    bad_raw: Path
+    warehouse: Path
+
+    def home(self, case: CliCase) -> Path:
+        """A home holding a copy of the uninterrupted run's warehouse."""
+        home = self.root / case.name
+        home.mkdir()
+        shutil.copyfile(self.warehouse, home / "warehouse.duckdb")
+        return home
 
 
 @pytest.fixture(scope="module")
-def cli_corpus(baseline, reliability_raw_dir, tmp_path_factory) -> CorpusRuns:
-    """Every case started at once, each in its own home holding a copy of the uninterrupted run's warehouse."""
+def folders(baseline, reliability_raw_dir, tmp_path_factory) -> Folders:
     root = tmp_path_factory.mktemp("cli_corpus")
     bad = root / "bad_raw"
     shutil.copytree(reliability_raw_dir, bad)
@@ -124,20 +138,49 @@ def cli_corpus(baseline, reliability_raw_dir, tmp_path_factory) -> CorpusRuns:
     prices.to_parquet(bad / "prices.parquet", index=False)
     linked = root / "current"
     os.symlink(bad, linked)
-    folders = {"clean": reliability_raw_dir, "bad_prices": bad, "linked": linked}
-    processes = {}
-    for case in CASES:
-        home = root / case.name
-        home.mkdir()
-        shutil.copyfile(baseline.warehouse, home / "warehouse.duckdb")
-        processes[case.name] = CliProcess(case.args, folders[case.raw], home, extra_env=case.env)
-    results = {name: process.wait() for name, process in processes.items()}
-    return CorpusRuns(results, table_fingerprints(baseline.warehouse), bad)
+    raw = {"clean": reliability_raw_dir, "bad_prices": bad, "linked": linked}
+    return Folders(root, raw, table_fingerprints(baseline.warehouse), baseline.warehouse)
+
+
+@pytest.fixture(scope="module")
+def process_runs(folders) -> dict[str, CliRun]:
+    """The console-script cases, all started at once."""
+    processes = {
+        case.name: CliProcess(
+            case.args, folders.raw[case.raw], folders.home(case), extra_env=case.env
+        )
+        for case in CASES
+        if case.process
+    }
+    return {name: process.wait() for name, process in processes.items()}
+
+
+def _run_in_process(case: CliCase, folders: Folders, monkeypatch, capsys) -> CliRun:
+    home = folders.home(case)
+    for key in list(os.environ):
+        if key.startswith(("HEDGING_", "DAGSTER_")):
+            monkeypatch.delenv(key)
+    env = {
+        **TEST_ENV,
+        "HEDGING_RAW_DIR": str(folders.raw[case.raw]),
+        "HEDGING_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),  # the CLI exports it; monkeypatch restores it
+        **case.env,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    returncode = main(case.args)
+    captured = capsys.readouterr()
+    return CliRun(returncode, captured.out + captured.err, home, 0.0)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_cli_bad_input_gives_one_error_line(cli_corpus, case):
-    run = cli_corpus.results[case.name]
+def test_cli_bad_input_gives_one_error_line(case, folders, process_runs, monkeypatch, capsys):
+    if case.process:
+        run = process_runs[case.name]
+    else:
+        run = _run_in_process(case, folders, monkeypatch, capsys)
     assert run.returncode == 1, f"exit {run.returncode}:\n{run.output[-3000:]}"
     assert "Traceback" not in run.output, run.output[-3000:]
     errors = run.error_lines()
@@ -145,9 +188,11 @@ def test_cli_bad_input_gives_one_error_line(cli_corpus, case):
     message = errors[0].removeprefix("error: ")
     assert re.search(case.error, message), message
     # whatever the CLI got to do before it stopped, the earlier warehouse content is intact
-    assert table_fingerprints(run.warehouse) == cli_corpus.before
+    assert table_fingerprints(run.warehouse) == folders.before
 
 
-def test_linked_drop_folder_is_resolved_and_named(cli_corpus):
-    first_line = cli_corpus.results["linked_drop_folder"].output.splitlines()[0]
-    assert first_line.endswith(f"HEDGING_RAW_DIR at {cli_corpus.bad_raw.resolve()}"), first_line
+def test_linked_drop_folder_is_resolved_and_named(process_runs, folders):
+    first_line = process_runs["linked_drop_folder"].output.splitlines()[0]
+    assert first_line.endswith(f"HEDGING_RAW_DIR at {folders.raw['bad_prices'].resolve()}"), (
+        first_line
+    )

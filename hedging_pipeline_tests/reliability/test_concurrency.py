@@ -30,6 +30,7 @@ from hedging_pipeline.instance import ensure_instance_dir
 from hedging_pipeline_tests.conftest import make_settings
 from hedging_pipeline_tests.reliability.conftest import (
     CLI_TIMEOUT_S,
+    TEST_ENV,
     CliProcess,
     assert_same_tables,
     cli_env,
@@ -38,9 +39,9 @@ from hedging_pipeline_tests.reliability.conftest import (
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
-FRESH_STARTS = 4
+FRESH_STARTS = 3
 MONTHS_BACK = 12
-MONTHS_RUN = 6
+MONTHS_RUN = 3
 LOCK_WORDS = (
     "could not set lock",
     "conflicting lock",
@@ -82,21 +83,23 @@ def _start(command: list[str], raw_dir: Path, home: Path, log: Path) -> subproce
 def test_four_concurrent_runs_on_overlapping_assets(baseline, reliability_raw_dir, tmp_path):
     shared = _copy_home(baseline, reliability_raw_dir, tmp_path / "shared")
     reference = _copy_home(baseline, reliability_raw_dir, tmp_path / "reference")
-    settings = make_settings(reliability_raw_dir, shared)
+    settings = make_settings(
+        reliability_raw_dir, shared, backtest_months=int(TEST_ENV["HEDGING_BACKTEST_MONTHS"])
+    )
     repo = build_definitions(settings).get_repository_def()
     stages = compute_stages(list({id(a): a for a in repo.assets_defs_by_key.values()}.values()))
     raw = _stage_with(stages, "raw_prices")
     panels = _stage_with(stages, "prices")
     last = build_partitions(settings).data_end.strftime("%Y-%m")
     months = [k for k in panels.partitions_def.get_partition_keys() if k <= last]
-    # a half year well before the hedged months, so the hedges read risk nobody rewrites
+    # a quarter well before the hedged months, so the hedges read risk nobody rewrites
     window = {RANGE_START: months[-MONTHS_BACK], RANGE_END: months[-MONTHS_BACK + MONTHS_RUN - 1]}
     monthly = _job_command(panels.job_name, window)
     runs = {"raw": _job_command(raw.job_name), "monthly_a": monthly, "monthly_b": monthly}
     hedges = _stage_with(stages, "hedge_weights")
     if hedges is not None:
         keys = hedges.partitions_def.get_partition_keys()
-        runs["hedges"] = _job_command(hedges.job_name, {RANGE_START: keys[-2], RANGE_END: keys[-1]})
+        runs["hedges"] = _job_command(hedges.job_name, {RANGE_START: keys[-1], RANGE_END: keys[-1]})
     else:  # before the hedges exist: a third writer of the same months
         runs["monthly_c"] = monthly
     processes = {
@@ -134,13 +137,13 @@ def test_four_concurrent_runs_on_overlapping_assets(baseline, reliability_raw_di
 
 
 def test_runs_starting_together_on_a_fresh_home_share_one_instance(reliability_raw_dir, tmp_path):
-    # four CLIs find no instance and create it at the same moment; each must then fail on the bad file (and
+    # three CLIs find no instance and create it at the same moment; each must then fail on the bad file (and
     # only on it), and the instance must stay usable (no duplicated schema version rows)
     raw = tmp_path / "raw"
     shutil.copytree(reliability_raw_dir, raw)
-    prices = pd.read_parquet(raw / "prices.parquet")
-    prices.loc[10, "volume"] = -1
-    prices.to_parquet(raw / "prices.parquet", index=False)
+    companies = pd.read_parquet(raw / "companies.parquet")
+    companies.loc[3, "gics_sector"] = ""
+    companies.to_parquet(raw / "companies.parquet", index=False)
     home = tmp_path / "home"
     processes = [
         CliProcess(["run"], raw, home, log=tmp_path / f"run{i}.log") for i in range(FRESH_STARTS)
@@ -148,7 +151,7 @@ def test_runs_starting_together_on_a_fresh_home_share_one_instance(reliability_r
     runs = [p.wait() for p in processes]
     for run in runs:
         assert run.error_lines() == [
-            line for line in run.output.splitlines() if "column 'volume' is negative" in line
+            line for line in run.output.splitlines() if "column 'gics_sector' is empty" in line
         ], run.output[-3000:]
         assert len(run.error_lines()) == 1
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
