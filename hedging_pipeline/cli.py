@@ -7,6 +7,7 @@ Bad input ends with one line naming the file, column, ticker or date, and a non-
 
 import argparse
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -116,6 +117,8 @@ def command_run(args: argparse.Namespace) -> int:
     start = _parse_date(args.start, "--start")
     end = _parse_date(args.end, "--end")
     tickers = _parse_tickers(args.tickers)
+    if start is not None and end is not None and start > end:
+        raise HedgingError(f"--start {start.date()} is after --end {end.date()}")
     ensure_instance_dir(settings)
     _echo(f"hedging-pipeline: {settings.describe_raw_source()}")
     _echo(f"hedging-pipeline: home {settings.home} (warehouse, Dagster instance, reports)")
@@ -216,8 +219,8 @@ def command_hedge(args: argparse.Namespace) -> int:
     ticker = _parse_tickers(args.ticker)
     if not ticker or len(ticker) != 1:
         raise HedgingError(f"hedge: expected one ticker, got {args.ticker!r}")
-    if args.notional is not None and args.notional <= 0:
-        raise HedgingError(f"--notional {args.notional:g} must be positive (USD)")
+    if args.notional is not None and not (math.isfinite(args.notional) and args.notional > 0):
+        raise HedgingError(f"--notional {args.notional:g} must be positive and finite (USD)")
     as_of = _parse_date(args.as_of, "--as-of")
 
     from hedging_pipeline.hedging import service

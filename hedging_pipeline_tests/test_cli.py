@@ -67,7 +67,7 @@ def test_run_with_bad_file_exits_nonzero_with_one_line(cli_env, capsys):
     [
         (["run", "--start", "2020-13-01"], "--start '2020-13-01' is not a date"),
         (["run", "--tickers", "A';DROP"], "--tickers: invalid ticker"),
-        (["hedge", "AAA", "--notional", "-5"], "--notional -5 must be positive"),
+        (["hedge", "AAA", "--notional", "-5"], "--notional -5 must be positive and finite"),
     ],
 )
 def test_bad_arguments_give_one_line(cli_env, capsys, argv, message):
