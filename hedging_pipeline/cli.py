@@ -111,6 +111,33 @@ def _first_error(result) -> str:
     return "run failed (see the Dagster UI for the event log)"
 
 
+def _open_instance(settings: Settings):
+    """The project's Dagster instance, opened under an exclusive file lock.
+
+    The first use creates the SQLite schema; processes doing that at the same moment corrupt it for good
+    ("alembic_version has more than one head"), e.g. two runs started together on a fresh HEDGING_HOME.
+    """
+    import fcntl
+
+    import dagster as dg
+
+    with open(settings.dagster_home / ".instance.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return dg.DagsterInstance.get()
+
+
+def _recover_orphaned_runs(instance) -> None:
+    """Fail runs left active by a killed process and free their pool slots (else later steps wait for ever)."""
+    from hedging_pipeline.defs.executors import recover_orphaned_runs
+
+    for orphan in recover_orphaned_runs(instance):
+        pids = ", ".join(map(str, orphan.pids))
+        _echo(
+            f"  recovered run {orphan.run_id[:8]} ({orphan.job_name}): process {pids} is gone; marked "
+            f"failed, {orphan.freed_slots} pool slot(s) freed"
+        )
+
+
 def command_run(args: argparse.Namespace) -> int:
     """Materialise the whole asset graph, stage by stage, and print where the results are."""
     settings = load_settings()
@@ -126,6 +153,7 @@ def command_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from hedging_pipeline.definitions import build_definitions
+    from hedging_pipeline.defs.executors import run_process_tags
     from hedging_pipeline.defs.logging import progress_logger_config
     from hedging_pipeline.defs.partitions import build_partitions
     from hedging_pipeline.defs.stages import compute_stages
@@ -135,9 +163,10 @@ def command_run(args: argparse.Namespace) -> int:
     repo = defs.get_repository_def()
     assets = list(repo.assets_defs_by_key.values())
     stages = compute_stages(list({id(a): a for a in assets}.values()))
-    instance = dg.DagsterInstance.get()
+    instance = _open_instance(settings)
     total_start = time.monotonic()
     for stage in stages:
+        _recover_orphaned_runs(instance)
         if stage.partitions_def is not None and isinstance(
             stage.partitions_def, dg.DynamicPartitionsDefinition
         ):
@@ -154,6 +183,7 @@ def command_run(args: argparse.Namespace) -> int:
         tags = {} if keys is None else {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
         if tickers:
             tags[TARGETS_TAG] = ",".join(tickers)
+        tags.update(run_process_tags())
         began = time.monotonic()
         job = defs.resolve_job_def(stage.job_name)
         result = job.execute_in_process(

@@ -35,7 +35,7 @@ fi
 stamp=".venv/.hedging_pipeline_installed${extra:+_$extra}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   target="."
-  [ "$extra" = "dev" ] && target=".[dev]"
+  [ "$extra" = "dev" ] && target=".[dev,postgres]"
   echo "setup: installing hedging_pipeline ($target)"
   "${pip[@]}" install -e "$target"
   touch "$stamp"
