@@ -49,7 +49,7 @@ def test_table_comparison_detects_a_tiny_change(baseline_tables):
     assert shorter == [f"{table}: {len(frame) - 1} rows != {len(frame)} rows"]
 
 
-SOLVER_TOLERANCE = 1e-9
+SOLVER_TOLERANCE = 1e-6
 
 
 def test_recomputing_some_months_gives_the_full_runs_numbers(
@@ -58,8 +58,10 @@ def test_recomputing_some_months_gives_the_full_runs_numbers(
     # the nightly run and any backfill recompute a range of months; the same inputs must give the numbers the
     # full run gave, whatever range the months were solved in. The batched Huber regression stops each date at
     # a Newton step of 1e-12, and a different batch changes summation order (last-bit differences), so a date
-    # may stop one iteration earlier or later: agreement to the solver's tolerance (1e-9 relative), not to
-    # the last bit, is the right promise here. Same inputs in the same run still agree to 1e-12 (above).
+    # may stop one iteration earlier or later: factor returns then agree to ~1e-9. Diagnostics computed from
+    # the final Huber weights (t-stats, R²) move more, because a residual sitting on the ε·σ threshold can
+    # switch sides (seen: 4e-7 relative on one t-stat). 1e-6 bounds both; same inputs in the same run still
+    # agree to 1e-12 (test above).
     import hedging_pipeline_tests.reliability.conftest as reliability
 
     monkeypatch.setattr(reliability, "TOLERANCE", SOLVER_TOLERANCE)
