@@ -49,11 +49,8 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import convolve1d
 
-from hedging_pipeline.errors import (
-    DuplicateRowsError,
-    InvalidValueError,
-    MissingColumnError,
-)
+from hedging_pipeline.data.validation import require_columns, require_unique
+from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.risk.industries import assign_industries
 from hedging_pipeline.types import STYLE_FACTORS, BoolArray, FloatArray, IntArray
 
@@ -148,25 +145,6 @@ TRADING_TO_CALENDAR = 7 / 5 * 1.05
 
 LOOKBACK_CALENDAR_DAYS = int(np.ceil(DEFAULT_PARAMETERS.lookback_days * TRADING_TO_CALENDAR))
 """Calendar days of prices, returns and caps to load before the first output date."""
-
-
-# -- validation ------------------------------------------------------------------------------------
-def _require(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnError(
-            f"{name}: missing column(s) {', '.join(missing)} (needed for style exposures)"
-        )
-
-
-def _require_unique(frame: pd.DataFrame, name: str) -> None:
-    dup = frame.duplicated(["date", "ticker"])
-    if dup.any():
-        row = frame.loc[dup].iloc[0]
-        raise DuplicateRowsError(
-            f"{name}: (date, ticker) repeats, e.g. ticker {row['ticker']} on "
-            f"{pd.Timestamp(row['date']).date()}"
-        )
 
 
 def _check_caps(market_caps: pd.DataFrame) -> None:
@@ -379,7 +357,7 @@ def usable_fundamentals(fundamentals: pd.DataFrame, reporting_lag_days: int) -> 
     Rows without ``period_end`` use 31 December of ``fiscal_year``; rows with neither are dropped.
     The result is sorted by ``known_date`` then ``fiscal_year`` (the later year wins a tie).
     """
-    _require(fundamentals, ("ticker",), "fundamentals")
+    require_columns(fundamentals, ("ticker",), "fundamentals")
     f = fundamentals.copy()
     period_end = pd.to_datetime(f["period_end"]) if "period_end" in f else pd.NaT
     if "fiscal_year" in f:
@@ -559,15 +537,15 @@ def compute_style_exposures(
     InvalidValueError
         A non-positive market cap, or a ticker without an industry.
     """
-    _require(prices, ("date", "ticker", "close", "volume"), "prices")
-    _require(daily_returns, ("date", "ticker", "ret"), "daily_returns")
-    _require(market_caps, ("date", "ticker", "market_cap"), "market_caps")
+    require_columns(prices, ("date", "ticker", "close", "volume"), "prices")
+    require_columns(daily_returns, ("date", "ticker", "ret"), "daily_returns")
+    require_columns(market_caps, ("date", "ticker", "market_cap"), "market_caps")
     for frame, name in (
         (prices, "prices"),
         (daily_returns, "daily_returns"),
         (market_caps, "market_caps"),
     ):
-        _require_unique(frame, name)
+        require_unique(frame, name)
     _check_caps(market_caps)
 
     calendar = pd.DatetimeIndex(
@@ -662,10 +640,10 @@ def standardise_vendor_exposures(
     MissingColumnError, DuplicateRowsError, InvalidValueError
         Malformed inputs, a non-positive market cap, a ticker without an industry.
     """
-    _require(vendor_exposures, ("date", "ticker", *STYLE_FACTORS), "exposures")
-    _require(market_caps, ("date", "ticker", "market_cap"), "market_caps")
-    _require_unique(vendor_exposures, "exposures")
-    _require_unique(market_caps, "market_caps")
+    require_columns(vendor_exposures, ("date", "ticker", *STYLE_FACTORS), "exposures")
+    require_columns(market_caps, ("date", "ticker", "market_cap"), "market_caps")
+    require_unique(vendor_exposures, "exposures")
+    require_unique(market_caps, "market_caps")
     _check_caps(market_caps)
     out_dates = _output_dates(dates, pd.DatetimeIndex(market_caps["date"].unique()).sort_values())
     caps_out = market_caps[market_caps["date"].isin(out_dates) & market_caps["market_cap"].notna()]

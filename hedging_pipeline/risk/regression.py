@@ -48,12 +48,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import (
-    DuplicateRowsError,
     InsufficientAssetsError,
     InsufficientHistoryError,
     InvalidValueError,
-    MissingColumnError,
 )
 from hedging_pipeline.types import MARKET_FACTOR, STYLE_FACTORS, BoolArray, FloatArray, IntArray
 
@@ -153,24 +152,6 @@ def _first_date(index: pd.DatetimeIndex) -> str:
     return str(index.min().date()) if len(index) else "nowhere"
 
 
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnError(
-            f"{name}: missing column(s) {', '.join(missing)} (expected {', '.join(columns)})"
-        )
-
-
-def _require_unique(frame: pd.DataFrame, name: str) -> None:
-    dup = frame.duplicated(["date", "ticker"])
-    if dup.any():
-        row = frame.loc[dup].iloc[0]
-        raise DuplicateRowsError(
-            f"{name}: (date, ticker) repeats, e.g. ticker {row['ticker']} on "
-            f"{pd.Timestamp(row['date']).date()}; keep one row per date and ticker"
-        )
-
-
 def _prepare_panel(
     style_exposures: pd.DataFrame,
     daily_returns: pd.DataFrame,
@@ -179,10 +160,10 @@ def _prepare_panel(
     max_exposure_age_days: int,
     skip_unexplained: bool = False,
 ) -> tuple[_Panel, list[pd.Timestamp]]:
-    _require_columns(style_exposures, EXPOSURE_COLUMNS, "style_exposures")
-    _require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
-    _require_unique(style_exposures, "style_exposures")
-    _require_unique(daily_returns, "daily_returns")
+    require_columns(style_exposures, EXPOSURE_COLUMNS, "style_exposures")
+    require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
+    require_unique(style_exposures, "style_exposures")
+    require_unique(daily_returns, "daily_returns")
 
     cap = style_exposures["market_cap"].to_numpy(dtype=float)
     bad = ~(np.isfinite(cap) & (cap > 0))

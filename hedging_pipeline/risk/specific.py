@@ -24,11 +24,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import (
-    DuplicateRowsError,
     InsufficientHistoryError,
     InvalidValueError,
-    MissingColumnError,
 )
 from hedging_pipeline.types import TRADING_DAYS_PER_YEAR, FloatArray
 
@@ -50,16 +49,8 @@ SpecificMethod = Literal["rolling", "ewma"]
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnError(f"{name}: missing column(s) {', '.join(missing)}")
-    dup = frame.duplicated(["date", "ticker"])
-    if dup.any():
-        row = frame.loc[dup].iloc[0]
-        raise DuplicateRowsError(
-            f"{name}: (date, ticker) repeats, e.g. ticker {row['ticker']} on "
-            f"{pd.Timestamp(row['date']).date()}"
-        )
+    require_columns(frame, columns, name)
+    require_unique(frame, name)
 
 
 def _window_variance(

@@ -1,0 +1,39 @@
+"""Validators shared by the domain modules' public entry points (one message format everywhere)."""
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from hedging_pipeline.errors import DuplicateRowsError, MissingColumnError
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    """Check that the frame ``name`` has ``columns``.
+
+    Raises
+    ------
+    MissingColumnError
+        ``"<name>: missing column(s) a, b (expected ...)"``.
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise MissingColumnError(
+            f"{name}: missing column(s) {', '.join(missing)} (expected {', '.join(columns)})"
+        )
+
+
+def require_unique(frame: pd.DataFrame, name: str) -> None:
+    """Check that ``(date, ticker)`` is unique in the frame ``name``.
+
+    Raises
+    ------
+    DuplicateRowsError
+        Naming the first repeated ticker and date.
+    """
+    dup = frame.duplicated(["date", "ticker"])
+    if dup.any():
+        row = frame.loc[dup].iloc[0]
+        raise DuplicateRowsError(
+            f"{name}: (date, ticker) repeats, e.g. ticker {row['ticker']} on "
+            f"{pd.Timestamp(row['date']).date()}; keep one row per date and ticker"
+        )
