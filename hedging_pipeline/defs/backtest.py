@@ -16,7 +16,7 @@ from hedging_pipeline.defs.common import (
     frame_metadata,
     plot_metadata,
 )
-from hedging_pipeline.defs.panels import _raise_on_blocking, check_results, check_specs
+from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_blocking
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import WarehouseResource
 from hedging_pipeline.reporting import backtest_report as report
@@ -66,7 +66,7 @@ def build_backtest_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
             "finite_results": quality.finite_results(results),
             "hedges_evaluated": quality.evaluated_share(results, evaluation.skipped),
         }
-        _raise_on_blocking("backtest_results", checks, RESULTS_BLOCKING)
+        raise_on_blocking("backtest_results", checks, RESULTS_BLOCKING)
         warehouse.get().replace_table("backtest_results", results)
         full = results.loc[results["scope"] == "full_period"]
         meta = frame_metadata(results, date_column="as_of")
@@ -94,7 +94,7 @@ def build_backtest_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
             "eligible_share": quality.eligible_share(results, summary),
             "te_calibration": quality.te_calibration(summary),
         }
-        _raise_on_blocking("backtest_summary", checks, SUMMARY_BLOCKING)
+        raise_on_blocking("backtest_summary", checks, SUMMARY_BLOCKING)
         warehouse.get().replace_table("backtest_summary", summary)
         built = report.build_backtest_report(results, summary, *_read_inputs(warehouse))
         written = report.write_backtest_report(built, warehouse.reports_dir)

@@ -22,7 +22,7 @@ from hedging_pipeline.defs.common import (
     frame_metadata,
     plot_metadata,
 )
-from hedging_pipeline.defs.panels import _raise_on_blocking, check_results, check_specs
+from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_blocking
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
 from hedging_pipeline.hedging import quality
@@ -169,7 +169,7 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
         )
         weights, diagnostics = stack_months(months)
         checks = quality.hedge_checks(weights, diagnostics, solver)
-        _raise_on_blocking("hedges", checks, WEIGHTS_BLOCKING + DIAGNOSTICS_BLOCKING)
+        raise_on_blocking("hedges", checks, WEIGHTS_BLOCKING + DIAGNOSTICS_BLOCKING)
         for month in months:
             _write(wh, month, targets)
         yield from _results(weights, diagnostics, months, checks, warehouse)

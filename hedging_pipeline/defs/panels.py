@@ -83,7 +83,7 @@ def build_panel_assets(parts: PartitionSet) -> list:
                 frame, raw.loc[raw["date"] >= start].groupby("date").size()
             ),
         }
-        _raise_on_blocking("prices", checks, prices_blocking)
+        raise_on_blocking("prices", checks, prices_blocking)
         wh.write_partition("prices", frame, start=start, end=end)
         meta = frame_metadata(frame)
         meta["stale_rows"] = dg.MetadataValue.int(int(frame["is_stale"].sum()))
@@ -113,7 +113,7 @@ def build_panel_assets(parts: PartitionSet) -> list:
             "finite_returns": quality.non_null(frame, ["ret"]),
             "extreme_returns": quality.extreme_returns(frame),
         }
-        _raise_on_blocking("daily_returns", checks, returns_blocking)
+        raise_on_blocking("daily_returns", checks, returns_blocking)
         wh.write_partition("daily_returns", frame, start=start, end=end)
         return dg.MaterializeResult(
             metadata=frame_metadata(frame),
@@ -138,7 +138,7 @@ def build_panel_assets(parts: PartitionSet) -> list:
     return [prices, daily_returns, market_caps]
 
 
-def _raise_on_blocking(
+def raise_on_blocking(
     asset: str, checks: dict[str, quality.QualityResult], blocking: Iterable[str]
 ) -> None:
     """Stop before writing when a blocking rule fails: the warehouse keeps its earlier rows."""

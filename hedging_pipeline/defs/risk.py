@@ -22,7 +22,7 @@ from hedging_pipeline.defs.common import (
     frame_metadata,
     plot_metadata,
 )
-from hedging_pipeline.defs.panels import _raise_on_blocking, check_results, check_specs
+from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_blocking
 from hedging_pipeline.defs.partitions import PartitionSet, partition_window
 from hedging_pipeline.defs.resources import WarehouseResource
 from hedging_pipeline.reporting import risk_report
@@ -119,7 +119,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             "complete_exposures": quality.exposures_complete(frame),
             "standardised_exposures": quality.exposures_standardised(frame),
         }
-        _raise_on_blocking("style_exposures", checks, EXPOSURE_BLOCKING)
+        raise_on_blocking("style_exposures", checks, EXPOSURE_BLOCKING)
         wh.write_partition("style_exposures", frame, start=start, end=end)
         meta = frame_metadata(frame)
         meta["source"] = dg.MetadataValue.text("vendor" if len(vendor) else "computed")
@@ -182,7 +182,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             ),
             "mean_r2_in_range": quality.mean_r2_in_range(result.stats),
         }
-        _raise_on_blocking("factor_returns", checks, REGRESSION_BLOCKING)
+        raise_on_blocking("factor_returns", checks, REGRESSION_BLOCKING)
         tables = {
             "factor_returns": result.factor_returns,
             "specific_returns": result.specific_returns,
@@ -224,7 +224,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
         )
         frame = rolling_factor_covariance(returns, as_of, skip_insufficient=True)
         checks = {"psd": quality.covariance_psd(frame)}
-        _raise_on_blocking("factor_covariance", checks, ("psd",))
+        raise_on_blocking("factor_covariance", checks, ("psd",))
         wh.write_partition("factor_covariance", frame, start=start, end=end)
         meta = _as_of_metadata(frame, as_of)
         if len(frame):
@@ -261,7 +261,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             skip_insufficient=True,
         )
         checks = {"positive_vol": quality.specific_vol_positive(frame)}
-        _raise_on_blocking("specific_risk", checks, ("positive_vol",))
+        raise_on_blocking("specific_risk", checks, ("positive_vol",))
         wh.write_partition("specific_risk", frame, start=start, end=end)
         meta = _as_of_metadata(frame, as_of)
         if len(frame):
