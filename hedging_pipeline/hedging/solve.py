@@ -215,18 +215,9 @@ def _support_qp(
         free = np.nonzero(state == 0)[0]
         fixed = np.nonzero(state != 0)[0]
         if free.size:
-            kkt = np.empty((free.size + 1, free.size + 1))
-            kkt[:-1, :-1] = h[free][:, free]
-            kkt[:-1, -1] = -1.0
-            kkt[-1, :-1] = 1.0
-            kkt[-1, -1] = 0.0
-            rhs = np.empty(free.size + 1)
-            rhs[:-1] = q[free] - h[free][:, fixed] @ w[fixed]
-            rhs[-1] = 1.0 - w[fixed].sum()
-            sol = np.linalg.solve(kkt, rhs)
+            optimum, nu = _kkt_solve(h, q, w, free, fixed)
             wf = w[free]
-            step = sol[:-1] - wf
-            nu = float(sol[-1])
+            step = optimum - wf
             ratio = np.full(free.size, np.inf)
             down, up = step < -1e-15, step > 1e-15
             ratio[down] = wf[down] / -step[down]
