@@ -41,7 +41,8 @@ from hedging_pipeline.hedging.problem import (  # noqa: E402
     risk_from_model,
     risk_from_returns,
 )
-from hedging_pipeline.hedging.solve import SolverSettings, solve_exact, solve_hedge  # noqa: E402
+from hedging_pipeline.hedging.reference import solve_exact  # noqa: E402
+from hedging_pipeline.hedging.solve import SolverSettings, solve_hedge  # noqa: E402
 from hedging_pipeline_tests.hedging.standin import (  # noqa: E402
     load_wide_returns,
     standin_risk_model,

@@ -1,1 +1,1 @@
-"""Hedge construction: problem, certified optimiser, candidates per method, CLI service."""
+"""Hedge construction: problem, certified optimiser, candidates per method (pure: no IO)."""

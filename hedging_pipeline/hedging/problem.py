@@ -1,4 +1,4 @@
-"""The hedge problem for one target: a factorised quadratic, and its cvxpy references.
+"""The hedge problem for one target: a factorised quadratic over its candidates.
 
 A hedge shorts a basket ``w`` of candidates against a long position in the target. Its tracking
 error is the return of (target − basket); with an asset covariance in factorised form
@@ -12,19 +12,17 @@ works on this form; an ``N x N`` matrix is only built in tests. A sample covaria
 returns has the same form with ``B = centred returns · sqrt(252 / (T − 1))`` (``F = I``) and a small
 ridge as ``d``.
 
-The cvxpy problems (the perspective relaxation, and the exact MIQP that SCIP solves as the
-reference) are built once per shape with ``cp.Parameter`` objects (DPP) and re-solved per target.
+The cvxpy references (the perspective relaxation, and the exact MIQP that SCIP solves) live in
+``reference.py``, so the production solver does not import cvxpy.
 """
 
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import cvxpy as cp
 import numpy as np
 import pandas as pd
 
@@ -49,9 +47,6 @@ variance.
 
 It makes ``Σ`` positive definite when the window is shorter than the number of candidates and is far
 below any estimation error (1e-4 of the average variance is a 1 % change in a 1 % vol)."""
-
-SCIP_CPU_CLOCK = 1
-"""SCIP's ``timing/clocktype`` for CPU time: its time limit then does not depend on machine load."""
 
 PERSPECTIVE_SHIFT_SAFETY = 0.99
 """Fraction of the largest PSD-preserving diagonal moved into the perspective (separable) part."""
@@ -409,128 +404,3 @@ def build_problem(
         source=risk.source,
         shift=shift,
     )
-
-
-class PerspectiveRelaxation:
-    """The perspective relaxation as a cvxpy SOCP, compiled once per ``(n, m)`` shape.
-
-    ``min ‖Rᵀw‖² − 2cᵀw + Σ_i d'_i w_i² / z_i``  s.t. ``Σw = 1``, ``0 ≤ w ≤ u z``, ``Σz ≤ K``,
-    ``lo ≤ z ≤ hi`` (``lo``/``hi`` fix names in or out in branch and bound), with ``R Rᵀ = Q`` from
-    ``HedgeProblem.smooth_root``. The bound we report is always recomputed by
-    ``solve.lagrangian_bound`` from the solver's primal point, so the solver's accuracy can weaken a
-    bound but never make it invalid.
-    """
-
-    def __init__(self, n: int, m: int, max_names: int, max_weight: float) -> None:
-        self.shape = (n, m)
-        self.root = cp.Parameter((n, m), name="smooth_root")
-        self.linear = cp.Parameter(n, name="linear")
-        self.sqrt_d = cp.Parameter(n, nonneg=True, name="sqrt_separable")
-        self.z_lo = cp.Parameter(n, nonneg=True, name="z_lo")
-        self.z_hi = cp.Parameter(n, nonneg=True, name="z_hi")
-        self.w = cp.Variable(n, nonneg=True)
-        self.z = cp.Variable(n)
-        t = cp.Variable(n, nonneg=True)
-        # t_i ≥ d_i w_i² / z_i  <=>  ‖(2 sqrt(d_i) w_i, t_i − z_i)‖ ≤ t_i + z_i
-        soc = cp.SOC(
-            t + self.z, cp.vstack([2 * cp.multiply(self.sqrt_d, self.w), t - self.z]), axis=0
-        )
-        objective = cp.sum_squares(self.root.T @ self.w) - 2 * self.linear @ self.w + cp.sum(t)
-        constraints = [
-            soc,
-            cp.sum(self.w) == 1,
-            self.w <= max_weight * self.z,
-            cp.sum(self.z) <= max_names,
-            self.z >= self.z_lo,
-            self.z <= self.z_hi,
-        ]
-        self.problem = cp.Problem(cp.Minimize(objective), constraints)
-        if not self.problem.is_dcp(dpp=True):  # pragma: no cover - a programming error, not input
-            raise AssertionError("perspective relaxation is not DPP")
-
-    def solve(
-        self, problem: HedgeProblem, z_lo: FloatArray | None = None, z_hi: FloatArray | None = None
-    ) -> tuple[FloatArray, FloatArray] | None:
-        """Return the relaxation's ``(w, z)`` (each ``(n,)``), or ``None`` if the solver fails."""
-        n = problem.n
-        root, linear = problem.smooth_root()
-        self.root.value = root
-        self.linear.value = linear
-        self.sqrt_d.value = np.sqrt(problem.specific_variance + problem.shift)
-        self.z_lo.value = np.zeros(n) if z_lo is None else z_lo
-        self.z_hi.value = np.ones(n) if z_hi is None else z_hi
-        try:
-            self.problem.solve(solver=cp.CLARABEL)
-        except cp.SolverError:
-            return None
-        if self.w.value is None or self.problem.status not in ("optimal", "optimal_inaccurate"):
-            return None
-        w = np.clip(np.asarray(self.w.value, dtype=np.float64), 0.0, None)
-        return w, np.clip(np.asarray(self.z.value, dtype=np.float64), 0.0, 1.0)
-
-
-class ExactMIQP:
-    """The exact mixed-integer problem for SCIP, compiled once per shape: the reference solver.
-
-    ``min ‖b − Bᵀw‖² + Σ d_i w_i²`` s.t. ``Σw = 1``, ``0 ≤ w ≤ u z``, ``Σz ≤ K``, ``z ∈ {0, 1}ⁿ``.
-
-    With ``perspective=True`` the same problem is written as ``‖Rᵀw‖² − 2cᵀw + Σ t_i`` with
-    ``t_i z_i ≥ d'_i w_i²`` (``R``, ``d'`` as in the relaxation): identical for binary ``z``, with
-    the perspective relaxation inside SCIP; on the real universe SCIP was slower with it (its
-    rotated cones are handled as general nonlinear constraints), so the plain form is the default.
-    """
-
-    def __init__(
-        self, n: int, m: int, max_names: int, max_weight: float, perspective: bool = False
-    ) -> None:
-        self.shape = (n, m)
-        self.perspective = perspective
-        self.root = cp.Parameter((n, m), name="smooth_root")
-        self.linear = cp.Parameter(n, name="linear")
-        self.sqrt_d = cp.Parameter(n, nonneg=True, name="sqrt_separable")
-        self.w = cp.Variable(n, nonneg=True)
-        self.z = cp.Variable(n, boolean=True)
-        smooth = cp.sum_squares(self.root.T @ self.w) - 2 * self.linear @ self.w
-        constraints = [
-            cp.sum(self.w) == 1,
-            self.w <= max_weight * self.z,
-            cp.sum(self.z) <= max_names,
-        ]
-        if perspective:
-            t = cp.Variable(n, nonneg=True)
-            scaled = 2 * cp.multiply(self.sqrt_d, self.w)
-            constraints.append(cp.SOC(t + self.z, cp.vstack([scaled, t - self.z]), axis=0))
-            objective = smooth + cp.sum(t)
-        else:
-            objective = smooth + cp.sum_squares(cp.multiply(self.sqrt_d, self.w))
-        self.problem = cp.Problem(cp.Minimize(objective), constraints)
-        if not self.problem.is_dcp(dpp=True):  # pragma: no cover - a programming error, not input
-            raise AssertionError("exact MIQP is not DPP")
-
-    def solve(
-        self, problem: HedgeProblem, time_limit_s: float, rel_gap: float
-    ) -> tuple[FloatArray, str, str]:
-        """Solve with SCIP; return ``(w, cvxpy status, SCIP status)``."""
-        if self.perspective:
-            root, linear = problem.smooth_root()
-            separable = problem.specific_variance + problem.shift
-        else:
-            root, linear = problem.loadings, problem.loadings @ problem.target_loading
-            separable = problem.specific_variance
-        self.root.value = root
-        self.linear.value = linear
-        self.sqrt_d.value = np.sqrt(separable)
-        with warnings.catch_warnings():
-            # SCIP's gap/time-limit stops map to "optimal_inaccurate"; the caller reads the status
-            warnings.simplefilter("ignore", UserWarning)
-            self.problem.solve(
-                solver=cp.SCIP,
-                scip_params={
-                    "limits/time": time_limit_s,
-                    "limits/gap": rel_gap,
-                    "timing/clocktype": SCIP_CPU_CLOCK,
-                },
-            )
-        w = np.clip(np.asarray(self.w.value, dtype=np.float64), 0.0, None)
-        extra = getattr(self.problem.solver_stats, "extra_stats", None) or {}
-        return w, str(self.problem.status), str(extra.get("scip_status", ""))

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from hedging_pipeline.errors import InvalidValueError, MissingColumnError, OptimizationError
-from hedging_pipeline.hedging import solve
+from hedging_pipeline.hedging import qp
 from hedging_pipeline.hedging.candidates import gics_groups
 from hedging_pipeline.hedging.methods import compute_hedges, hedge_context
 from hedging_pipeline.hedging.quality import (
@@ -97,10 +97,10 @@ def test_gap_and_coverage_rules(stored):
 
 
 def test_active_set_gives_up_loudly(monkeypatch):
-    monkeypatch.setattr(solve, "QP_MAX_ITER_PER_NAME", -10)
+    monkeypatch.setattr(qp, "QP_MAX_ITER_PER_NAME", -10)
     h = np.eye(5) + 0.1
     with pytest.raises(OptimizationError, match="active-set QP did not converge on a support of 5"):
-        solve._support_qp(h, np.zeros(5), 0.25)
+        qp.support_qp(h, np.zeros(5), 0.25)
 
 
 def test_input_shape_errors(month):

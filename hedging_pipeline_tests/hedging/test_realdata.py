@@ -8,7 +8,8 @@ import pytest
 
 from hedging_pipeline.hedging.candidates import correlation_candidates, correlation_ranking
 from hedging_pipeline.hedging.problem import build_problem, risk_from_model, risk_from_returns
-from hedging_pipeline.hedging.solve import SolverSettings, solve_exact, solve_hedge
+from hedging_pipeline.hedging.reference import solve_exact
+from hedging_pipeline.hedging.solve import SolverSettings, solve_hedge
 
 from .standin import load_wide_returns, standin_risk_model
 

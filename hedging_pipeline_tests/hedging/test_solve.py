@@ -14,18 +14,16 @@ from hedging_pipeline.errors import (
     UnknownTickerError,
 )
 from hedging_pipeline.hedging.problem import (
-    PerspectiveRelaxation,
     build_problem,
     risk_from_model,
     risk_from_returns,
 )
+from hedging_pipeline.hedging.qp import support_qp
+from hedging_pipeline.hedging.reference import PerspectiveRelaxation, brute_force, solve_exact
 from hedging_pipeline.hedging.solve import (
     SolverSettings,
-    _support_qp,
-    brute_force,
     evaluate_fixed,
     lagrangian_bound,
-    solve_exact,
     solve_hedge,
 )
 from hedging_pipeline.risk.model import RiskModel
@@ -64,7 +62,7 @@ def test_support_qp_matches_cvxpy(seed):
     h = a @ a.T + np.diag(rng.uniform(0.01, 0.1, m))
     q = rng.normal(size=m) * 0.3  # strong pulls: some weights at 0, some at the cap
     upper = 0.3
-    w, nu = _support_qp(h, q, upper)
+    w, nu = support_qp(h, q, upper)
     x = cp.Variable(m)
     prob = cp.Problem(
         cp.Minimize(cp.quad_form(x, h) - 2 * q @ x), [cp.sum(x) == 1, x >= 0, x <= upper]
