@@ -253,15 +253,17 @@ def command_hedge(args: argparse.Namespace) -> int:
         raise HedgingError(f"--notional {args.notional:g} must be positive and finite (USD)")
     as_of = _parse_date(args.as_of, "--as-of")
 
-    from hedging_pipeline.hedging import service
+    from hedging_pipeline.defs.resources import build_resources
+    from hedging_pipeline.services import hedges
     from hedging_pipeline.warehouse.duckdb import Warehouse
 
-    report = service.hedge_for_cli(
+    report = hedges.hedge_for_cli(
         Warehouse(settings.warehouse_path),
         ticker[0],
         method=args.method,
         as_of=as_of,
         notional=args.notional,
+        peer_model=build_resources(settings)["embedding_model"].model_id,  # the assets' model id
     )
     _echo(report.to_text())
     return EXIT_OK

@@ -79,3 +79,27 @@ def test_hedge_before_any_run_says_what_to_do(cli_env, capsys):
     assert main(["hedge", "AAA"]) == 1
     line = error_line(capsys)
     assert "does not exist" in line and "hedging-pipeline run" in line
+
+
+def test_hedge_uses_the_assets_embedding_model_id(cli_env, capsys, monkeypatch):
+    from hedging_pipeline.defs.resources import build_resources
+    from hedging_pipeline.services import hedges
+    from hedging_pipeline.settings import load_settings
+
+    seen = {}
+
+    class _Report:
+        def to_text(self) -> str:
+            return "report"
+
+    def fake_hedge_for_cli(warehouse, ticker, **kwargs):
+        seen.update(kwargs, ticker=ticker)
+        return _Report()
+
+    monkeypatch.setattr(hedges, "hedge_for_cli", fake_hedge_for_cli)
+    monkeypatch.setenv("HEDGING_EMBEDDING_MODEL", "models/nomic-embed-text-v1.5")
+    assert main(["hedge", "aaa"]) == 0
+    assert capsys.readouterr().out.strip() == "report"
+    assert seen["ticker"] == "AAA"
+    assert seen["peer_model"] == "nomic-embed-text-v1.5"
+    assert seen["peer_model"] == build_resources(load_settings())["embedding_model"].model_id

@@ -26,16 +26,15 @@ from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_bl
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
 from hedging_pipeline.hedging import quality
-from hedging_pipeline.hedging.service import (
+from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
+from hedging_pipeline.reporting.tables import frame_to_markdown
+from hedging_pipeline.services.hedges import (
+    DEFAULT_SETTINGS,
     RETURNS_LOOKBACK_DAYS,
     MonthHedges,
     months_hedges,
     stack_months,
 )
-from hedging_pipeline.hedging.solve import SolverSettings
-from hedging_pipeline.nlp.embedding import expected_model_id
-from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
-from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.settings import Settings
 from hedging_pipeline.warehouse.duckdb import Warehouse
 
@@ -138,7 +137,6 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
             **common,
         ),
     ]
-    solver = SolverSettings()
 
     @dg.multi_asset(
         name="hedges",
@@ -158,17 +156,16 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
     ):
         """Certified hedges of every ticker by every method at each month end (stale ones re-solved)."""
         wh, targets = warehouse.get(), _tagged_tickers(context)
-        model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
         months = months_hedges(
             wh,
             context.partition_keys,
             targets,
-            peer_model=model,
+            peer_model=embedding_model.model_id,
             workers=HEDGE_WORKERS,
             progress=_progress(context),
         )
         weights, diagnostics = stack_months(months)
-        checks = quality.hedge_checks(weights, diagnostics, solver)
+        checks = quality.hedge_checks(weights, diagnostics, DEFAULT_SETTINGS.solver)
         raise_on_blocking("hedges", checks, WEIGHTS_BLOCKING + DIAGNOSTICS_BLOCKING)
         for month in months:
             _write(wh, month, targets)

@@ -102,6 +102,13 @@ class EmbeddingModelResource(dg.ConfigurableResource):
             )
         return self._embedder
 
+    @property
+    def model_id(self) -> str:
+        """The id embeddings, peers and hedges are stored under (name + Matryoshka dimension)."""
+        from hedging_pipeline.nlp.embedding import expected_model_id
+
+        return expected_model_id(self.model_name, self.dimension)
+
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """Resources for one code location, from resolved settings."""

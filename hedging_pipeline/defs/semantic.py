@@ -38,7 +38,7 @@ from hedging_pipeline.nlp.chunking import (
     chunk_violations,
 )
 from hedging_pipeline.nlp.clustering import MIN_CLUSTER_SIZE, map_universe
-from hedging_pipeline.nlp.embedding import embed_companies, expected_model_id
+from hedging_pipeline.nlp.embedding import embed_companies
 from hedging_pipeline.nlp.evaluation import evaluate_models
 from hedging_pipeline.nlp.peers import DEFAULT_N_PEERS, embeddings_matrix, nearest_peers
 from hedging_pipeline.nlp.text import company_texts
@@ -310,7 +310,7 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         config: PeersConfig, warehouse: WarehouseResource, embedding_model: EmbeddingModelResource
     ) -> dg.MaterializeResult:
         """Each company's nearest companies by cosine similarity of their description vectors."""
-        model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
+        model = embedding_model.model_id
         wh = warehouse.get()
         tickers, matrix = _model_embeddings(wh, model)
         peers = nearest_peers(tickers, matrix, k=config.n_peers, model=model)
@@ -342,7 +342,7 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         warehouse: WarehouseResource, embedding_model: EmbeddingModelResource
     ) -> dg.MaterializeResult:
         """Silhouette (cosine) and ARI/AMI against GICS sectors of every stored embedding model."""
-        model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
+        model = embedding_model.model_id
         wh = warehouse.get()
         universe = wh.read("raw_companies")
         result = evaluate_models(
@@ -376,7 +376,7 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         embedding_model: EmbeddingModelResource,
     ) -> dg.MaterializeResult:
         """UMAP (cosine) + HDBSCAN map of the companies, with AI makers vs AI users per cluster."""
-        model = expected_model_id(embedding_model.model_name, embedding_model.dimension)
+        model = embedding_model.model_id
         wh = warehouse.get()
         tickers, matrix = _model_embeddings(wh, model)
         texts = company_texts(wh.read("raw_descriptions", tickers=list(tickers)))

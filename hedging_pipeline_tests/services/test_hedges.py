@@ -10,16 +10,15 @@ from hedging_pipeline.errors import (
     UnknownTickerError,
 )
 from hedging_pipeline.hedging.methods import compute_hedges
-from hedging_pipeline.hedging.service import (
+from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
+from hedging_pipeline.services.hedges import (
     hedge_for_cli,
     months_hedges,
     read_hedge_inputs,
     rebalance_date,
 )
-from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
 from hedging_pipeline.warehouse.duckdb import MissingTableError, Warehouse
-
-from .synthetic import warehouse_tables
+from hedging_pipeline_tests.hedging.synthetic import warehouse_tables
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +155,20 @@ def test_months_in_worker_processes_match_in_process(month, tmp_path):
         cols = [c for c in a.diagnostics.columns if c != "solve_ms"]
         pd.testing.assert_frame_equal(a.diagnostics[cols], b.diagnostics[cols])
     assert len(parallel[1].diagnostics) == 5 * 7
+
+
+def test_peers_of_the_model_id_passed_in(month, tmp_path, monkeypatch):
+    # two embedding models stored: the caller's model id decides, the environment does not
+    wh = Warehouse(tmp_path / "two_models.duckdb")
+    tables = warehouse_tables(month)
+    other = month.peers.assign(model="other")
+    other["peer"] = other.groupby("ticker")["peer"].transform(lambda s: s.iloc[::-1].to_numpy())
+    tables["semantic_peers"] = pd.concat([month.peers, other], ignore_index=True)
+    for table, frame in tables.items():
+        wh.replace_table(table, frame)
+    monkeypatch.setenv("HEDGING_EMBEDDING_MODEL", "other")
+    fake = hedge_for_cli(wh, "S1N04", method="nlp", peer_model="fake")
+    reversed_ = hedge_for_cli(wh, "S1N04", method="nlp", peer_model="other")
+    mine = month.peers[month.peers["ticker"] == "S1N04"].sort_values("rank")
+    assert [p.ticker for p in fake.peers] == list(mine["peer"][:10])
+    assert [p.ticker for p in reversed_.peers] == list(mine["peer"][::-1][:10])

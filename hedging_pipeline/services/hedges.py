@@ -1,8 +1,10 @@
 """Hedges read from the warehouse: the inputs of one rebalance date, and one hedge for the CLI.
 
-``hedging-pipeline hedge TICKER`` calls :func:`hedge_for_cli`; the Dagster assets call
-:func:`read_hedge_inputs` and then ``methods.compute_hedges``. Both read only data known at the
-rebalance date (the risk model of that date, returns and market caps up to it).
+``hedging-pipeline hedge TICKER`` calls :func:`hedge_for_cli`; the Dagster hedge assets call
+:func:`months_hedges`. Both read one :class:`~hedging_pipeline.hedging.inputs.HedgeInputs` per
+rebalance date (only data known at that date: its risk model, returns and market caps up to it),
+and both are told the embedding model id whose peers to use (``EmbeddingModelResource.model_id``):
+this layer reads no environment.
 """
 
 from __future__ import annotations
@@ -14,19 +16,11 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from hedging_pipeline.errors import (
-    ConfigurationError,
-    InfeasibleHedgeError,
-    InsufficientHistoryError,
-)
+from hedging_pipeline.errors import InfeasibleHedgeError, InsufficientHistoryError
 from hedging_pipeline.hedging.candidates import choose_peer_model
-from hedging_pipeline.hedging.methods import (
-    HedgeSettings,
-    compute_hedges,
-    empty_frames,
-    hedge_context,
-    hedge_one,
-)
+from hedging_pipeline.hedging.inputs import HedgeInputs
+from hedging_pipeline.hedging.methods import HedgeContext, HedgeSettings, empty_frames, hedge_one
+from hedging_pipeline.hedging.solve import HedgeResult
 from hedging_pipeline.reporting.hedge_report import BasketLine, HedgeReport, PeerLine
 from hedging_pipeline.risk.model import RiskModel
 from hedging_pipeline.types import METHODS, Method
@@ -45,6 +39,8 @@ IN_FLIGHT_PER_WORKER = 2
 """Months read ahead per worker process (bounds the inputs held in memory)."""
 PEER_COLUMNS = ["ticker", "peer", "rank", "similarity", "model"]
 COMPANIES_TABLE = "raw_companies"
+DEFAULT_SETTINGS = HedgeSettings()
+"""The hedge methods' and the solver's default limits; the assets' checks read them from here."""
 
 CANDIDATE_RULES = {
     "factor": "the whole universe of the risk model",
@@ -55,18 +51,6 @@ CANDIDATE_RULES = {
     "correlation": "most correlated trailing returns",
     "market": "largest market caps, cap-weighted",
 }
-
-
-@dataclass(frozen=True)
-class HedgeInputs:
-    """Warehouse rows a rebalance date's hedges are computed from (all known at ``as_of``)."""
-
-    as_of: pd.Timestamp
-    risk_model: RiskModel
-    peers: pd.DataFrame
-    returns: pd.DataFrame
-    companies: pd.DataFrame
-    market_caps: pd.DataFrame
 
 
 def rebalance_date(warehouse: Warehouse, as_of: pd.Timestamp | str | None = None) -> pd.Timestamp:
@@ -96,25 +80,13 @@ def rebalance_date(warehouse: Warehouse, as_of: pd.Timestamp | str | None = None
     return pd.Timestamp(found)
 
 
-def _configured_peer_model() -> str | None:
-    """Model id of ``HEDGING_EMBEDDING_MODEL`` (what ``semantic_peers`` stores it under)."""
-    from hedging_pipeline.nlp.embedding import expected_model_id
-    from hedging_pipeline.settings import load_settings
-
-    try:
-        return expected_model_id(load_settings().embedding_model)
-    except ConfigurationError:
-        return None
-
-
 def read_hedge_inputs(
-    warehouse: Warehouse, as_of: pd.Timestamp, settings: HedgeSettings | None = None
+    warehouse: Warehouse, as_of: pd.Timestamp, settings: HedgeSettings = DEFAULT_SETTINGS
 ) -> HedgeInputs:
     """Read the risk model of ``as_of`` and the rows the hedge methods need, up to ``as_of``.
 
     The semantic peers are optional: without the table the peer-based methods report no candidates.
     """
-    st = settings or HedgeSettings()
     when = pd.Timestamp(as_of)
     model = RiskModel.from_frames(
         when,
@@ -122,7 +94,9 @@ def read_hedge_inputs(
         warehouse.read("factor_covariance", start=when, end=when),
         warehouse.read("specific_risk", start=when, end=when),
     )
-    lookback = max(RETURNS_LOOKBACK_DAYS, 2 * st.sample_window_days)  # trading -> calendar days
+    lookback = max(
+        RETURNS_LOOKBACK_DAYS, 2 * settings.sample_window_days
+    )  # trading -> calendar days
     peers = (
         warehouse.read("semantic_peers")
         if warehouse.has_table("semantic_peers")
@@ -149,7 +123,7 @@ def hedge_for_cli(
     method: Method = "factor",
     as_of: pd.Timestamp | str | None = None,
     notional: float | None = None,
-    settings: HedgeSettings | None = None,
+    settings: HedgeSettings = DEFAULT_SETTINGS,
     peer_model: str | None = None,
 ) -> HedgeReport:
     """Hedge one position from the warehouse, as ``hedging-pipeline hedge TICKER`` prints it.
@@ -165,10 +139,11 @@ def hedge_for_cli(
         Use the latest rebalance date (month end with a risk model) on or before it; default latest.
     notional : float, optional
         Position value in USD (default ``DEFAULT_NOTIONAL``).
-    settings : HedgeSettings, optional
+    settings : HedgeSettings
     peer_model : str, optional
-        Embedding model whose peers to use; default the configured ``HEDGING_EMBEDDING_MODEL``'s
-        when stored, else the only model stored.
+        Embedding model id whose peers to use (the configured model's, passed in by the caller);
+        when it is not stored, or None, the only model stored (see
+        ``candidates.choose_peer_model``).
 
     Returns
     -------
@@ -187,50 +162,20 @@ def hedge_for_cli(
     """
     when = rebalance_date(warehouse, as_of)
     inputs = read_hedge_inputs(warehouse, when, settings)
-    chosen = choose_peer_model(inputs.peers, peer_model or _configured_peer_model())
-    settings = replace(settings or HedgeSettings(), peer_model=chosen)
+    chosen = choose_peer_model(inputs.peers, peer_model)
+    settings = replace(settings, peer_model=chosen)
     if method in ("nlp", "nlp_equal", "hybrid") and inputs.peers.empty:
         raise InfeasibleHedgeError(
             f"ticker {ticker!r} as of {when.date()}: method {method} needs semantic peers and the "
             "semantic_peers table is empty or missing; materialise semantic_peers first"
         )
-    ctx = hedge_context(
-        when,
-        inputs.risk_model,
-        inputs.peers,
-        inputs.returns,
-        inputs.companies,
-        inputs.market_caps,
-        settings,
-    )
+    ctx = inputs.context(settings)
     plan, result = hedge_one(ctx, ticker, method)
-    names = dict(zip(inputs.companies["ticker"], inputs.companies["name"], strict=False))
-    peer_rows = ctx.peers.get(ticker, [])
-    mine = inputs.peers[inputs.peers["ticker"] == ticker]
-    if ctx.settings.peer_model is not None:
-        mine = mine[mine["model"] == ctx.settings.peer_model]
-    mine = mine.drop_duplicates("peer").set_index("peer")
-    rank = {p: i + 1 for i, p in enumerate(peer_rows)}
     size = DEFAULT_NOTIONAL if notional is None else float(notional)
-    basket = tuple(
-        BasketLine(
-            ticker=t,
-            name=str(names.get(t, "")),
-            weight=float(w),
-            short_usd=float(w) * size,
-            peer_rank=rank.get(t),
-            similarity=float(mine.loc[t, "similarity"]) if t in mine.index else None,
-        )
-        for t, w in zip(result.tickers, result.weights, strict=True)
-    )
-    peers = tuple(
-        PeerLine(p, str(names.get(p, "")), rank[p], float(mine.loc[p, "similarity"]))
-        for p in peer_rows[:PEERS_SHOWN]
-        if p in mine.index
-    )
+    basket, peers = _report_lines(inputs, ctx, result, size)
     return HedgeReport(
         ticker=ticker,
-        name=str(names.get(ticker, "")),
+        name=_company_names(inputs).get(ticker, ""),
         method=method,
         as_of=when,
         notional=size,
@@ -246,6 +191,42 @@ def hedge_for_cli(
         candidates_rule=CANDIDATE_RULES[method],
         peers=peers,
     )
+
+
+def _company_names(inputs: HedgeInputs) -> dict[str, str]:
+    companies = inputs.companies
+    return {t: str(n) for t, n in zip(companies["ticker"], companies["name"], strict=False)}
+
+
+def _report_lines(
+    inputs: HedgeInputs, ctx: HedgeContext, result: HedgeResult, notional: float
+) -> tuple[tuple[BasketLine, ...], tuple[PeerLine, ...]]:
+    """The basket's lines (dollar shorts, peer rank and similarity) and the target's top peers."""
+    ticker = result.target
+    names = _company_names(inputs)
+    peer_rows = ctx.peers.get(ticker, [])
+    mine = inputs.peers[inputs.peers["ticker"] == ticker]
+    if ctx.settings.peer_model is not None:
+        mine = mine[mine["model"] == ctx.settings.peer_model]
+    mine = mine.drop_duplicates("peer").set_index("peer")
+    rank = {p: i + 1 for i, p in enumerate(peer_rows)}
+    basket = tuple(
+        BasketLine(
+            ticker=t,
+            name=names.get(t, ""),
+            weight=float(w),
+            short_usd=float(w) * notional,
+            peer_rank=rank.get(t),
+            similarity=float(mine.loc[t, "similarity"]) if t in mine.index else None,
+        )
+        for t, w in zip(result.tickers, result.weights, strict=True)
+    )
+    peers = tuple(
+        PeerLine(p, names.get(p, ""), rank[p], float(mine.loc[p, "similarity"]))
+        for p in peer_rows[:PEERS_SHOWN]
+        if p in mine.index
+    )
+    return basket, peers
 
 
 @dataclass(frozen=True)
@@ -296,7 +277,6 @@ class _MonthJob:
     """What one month's hedges are computed from (read in the parent, solved in a worker)."""
 
     month: str
-    as_of: pd.Timestamp
     inputs: HedgeInputs
     settings: HedgeSettings
     previous: tuple[pd.DataFrame, pd.DataFrame] | None
@@ -309,7 +289,7 @@ def _read_month(
     month: str,
     targets: list[str] | None,
     methods: tuple[Method, ...],
-    settings: HedgeSettings | None,
+    settings: HedgeSettings,
     peer_model: str | None,
 ) -> _MonthJob | MonthHedges:
     """The month's inputs and stored hedges, or its empty result when it has no risk model."""
@@ -326,26 +306,17 @@ def _read_month(
             warehouse.read("hedge_weights", start=as_of, end=as_of, date_column="as_of"),
             warehouse.read("hedge_diagnostics", start=as_of, end=as_of, date_column="as_of"),
         )
-    st = replace(settings or HedgeSettings(), peer_model=chosen)
-    return _MonthJob(month, as_of, inputs, st, previous, targets, methods)
+    st = replace(settings, peer_model=chosen)
+    return _MonthJob(month, inputs, st, previous, targets, methods)
 
 
 def _solve_month(job: _MonthJob) -> MonthHedges:
     """Compute one month's hedges (module level, so a worker process can run it)."""
-    i = job.inputs
-    weights, diagnostics = compute_hedges(
-        job.as_of,
-        i.risk_model,
-        i.peers,
-        i.returns,
-        i.companies,
-        i.market_caps,
-        methods=job.methods,
-        targets=job.targets,
-        settings=job.settings,
-        previous=job.previous,
+    weights, diagnostics = job.inputs.compute(
+        job.settings, methods=job.methods, targets=job.targets, previous=job.previous
     )
-    return MonthHedges(job.month, job.as_of, weights, diagnostics, diagnostics.attrs["reused"], "")
+    reused = diagnostics.attrs["reused"]
+    return MonthHedges(job.month, job.inputs.as_of, weights, diagnostics, reused, "")
 
 
 def month_hedges(
@@ -353,7 +324,7 @@ def month_hedges(
     month: str,
     targets: list[str] | None = None,
     methods: tuple[Method, ...] = METHODS,
-    settings: HedgeSettings | None = None,
+    settings: HedgeSettings = DEFAULT_SETTINGS,
     peer_model: str | None = None,
 ) -> MonthHedges:
     """Hedges of every target by every method at the rebalance date of ``month``.
@@ -369,9 +340,9 @@ def month_hedges(
     targets : list of str, optional
         Restrict to these tickers (default: every ticker of the month's risk model).
     methods : tuple of Method
-    settings : HedgeSettings, optional
+    settings : HedgeSettings
     peer_model : str, optional
-        Preferred embedding model of ``semantic_peers`` (see ``candidates.choose_peer_model``).
+        Preferred embedding model id of ``semantic_peers`` (see ``candidates.choose_peer_model``).
 
     Returns
     -------
@@ -387,7 +358,7 @@ def months_hedges(
     months: list[str],
     targets: list[str] | None = None,
     methods: tuple[Method, ...] = METHODS,
-    settings: HedgeSettings | None = None,
+    settings: HedgeSettings = DEFAULT_SETTINGS,
     peer_model: str | None = None,
     workers: int = 1,
     progress: Callable[[MonthHedges], None] | None = None,

@@ -1,0 +1,1 @@
+"""Service layer: reads the warehouse, calls the pure domain, shapes results for the CLI and assets."""
