@@ -49,15 +49,7 @@ class HedgeInputs:
 
     def context(self, settings: HedgeSettings) -> HedgeContext:
         """The prepared context of ``methods.hedge_context`` (for one hedge at a time)."""
-        return hedge_context(
-            self.as_of,
-            self.risk_model,
-            self.peers,
-            self.returns,
-            self.companies,
-            self.market_caps,
-            settings,
-        )
+        return hedge_context(*self._frames(), settings)
 
     def compute(
         self,
@@ -68,14 +60,18 @@ class HedgeInputs:
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """``hedge_weights`` and ``hedge_diagnostics`` rows of ``methods.compute_hedges``."""
         return compute_hedges(
+            *self._frames(), methods=methods, targets=targets, settings=settings, previous=previous
+        )
+
+    def _frames(
+        self,
+    ) -> tuple[pd.Timestamp, RiskModel, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The leading arguments of ``hedge_context`` and ``compute_hedges``, in their order."""
+        return (
             self.as_of,
             self.risk_model,
             self.peers,
             self.returns,
             self.companies,
             self.market_caps,
-            methods=methods,
-            targets=targets,
-            settings=settings,
-            previous=previous,
         )

@@ -202,22 +202,35 @@ def _result(
     start: float,
 ) -> HedgeResult:
     w_full = inc.full(problem.n)
-    keep = np.nonzero(w_full > 0)[0]
-    keep = keep[np.argsort(-w_full[keep], kind="stable")]
     value = problem.variance(w_full)
     bound = min(bound, value)
-    gap = _gap(value, bound)
+    status = "certified" if _gap(value, bound) <= settings.gap_tolerance else "uncertified"
+    return _hedge_result(problem, method, w_full, value, bound, status, start)
+
+
+def _hedge_result(
+    problem: HedgeProblem,
+    method: str,
+    weights: FloatArray,
+    value: float,
+    bound: float,
+    status: str,
+    start: float,
+) -> HedgeResult:
+    """The result of ``weights`` ``(n,)`` with variance ``value``: names by decreasing weight."""
+    keep = np.nonzero(weights > 0)[0]
+    keep = keep[np.argsort(-weights[keep], kind="stable")]
     return HedgeResult(
         target=problem.target,
         as_of=problem.as_of,
         method=method,
         tickers=tuple(problem.candidates[i] for i in keep),
-        weights=w_full[keep],
+        weights=weights[keep],
         predicted_te=math.sqrt(value),
         objective=value,
         lower_bound=bound,
-        gap=gap,
-        status="certified" if gap <= settings.gap_tolerance else "uncertified",
+        gap=_gap(value, bound),
+        status=status,
         solve_ms=(time.perf_counter() - start) * 1e3,
         target_vol=math.sqrt(problem.target_variance),
         n_candidates=problem.n,
@@ -321,21 +334,4 @@ def evaluate_fixed(
         )
     optimum = solve_hedge(problem, settings, method)
     value = problem.variance(w)
-    keep = np.nonzero(w > 0)[0]
-    keep = keep[np.argsort(-w[keep], kind="stable")]
-    return HedgeResult(
-        target=problem.target,
-        as_of=problem.as_of,
-        method=method,
-        tickers=tuple(problem.candidates[i] for i in keep),
-        weights=w[keep],
-        predicted_te=math.sqrt(value),
-        objective=value,
-        lower_bound=optimum.lower_bound,
-        gap=_gap(value, optimum.lower_bound),
-        status="fixed_weights",
-        solve_ms=(time.perf_counter() - start) * 1e3,
-        target_vol=math.sqrt(problem.target_variance),
-        n_candidates=problem.n,
-        risk_source=problem.source,
-    )
+    return _hedge_result(problem, method, w, value, optimum.lower_bound, "fixed_weights", start)
