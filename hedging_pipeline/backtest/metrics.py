@@ -52,12 +52,19 @@ import pandas as pd
 import scipy.sparse as sp
 
 from hedging_pipeline.backtest.walk_forward import Split, walk_forward_splits
+from hedging_pipeline.data.tables import (
+    RESULT_COLUMNS,
+    RETURN_COLUMNS,
+    SKIPPED_COLUMNS,
+    SUMMARY_COLUMNS,
+    WEIGHT_COLUMNS,
+)
+from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import (
     DataError,
     DuplicateRowsError,
     InsufficientHistoryError,
     InvalidValueError,
-    MissingColumnError,
 )
 from hedging_pipeline.types import METHODS, TRADING_DAYS_PER_YEAR, FloatArray, IntArray
 
@@ -70,26 +77,8 @@ MIN_TEST_DAYS = 2
 SCOPE_REBALANCE = "rebalance"
 SCOPE_FULL_PERIOD = "full_period"
 
-WEIGHT_COLUMNS = ("as_of", "ticker", "method", "hedge_ticker", "weight")
-DIAGNOSTIC_COLUMNS = ("as_of", "ticker", "method", "predicted_te")
-RETURN_COLUMNS = ("date", "ticker", "ret")
-RESULT_COLUMNS = (
-    "as_of",
-    "ticker",
-    "method",
-    "scope",
-    "horizon_days",
-    "vol_unhedged",
-    "vol_hedged",
-    "predicted_te",
-    "variance_reduction",
-    "test_start",
-    "test_end",
-    "n_rebalances",
-    "n_missing_hedge_returns",
-)
-DAILY_COLUMNS = ("date", "as_of", "ticker", "method", "ret_target", "ret_basket", "ret_hedged")
-SKIPPED_COLUMNS = ("as_of", "ticker", "method", "reason")
+DIAGNOSTIC_INPUT_COLUMNS = ("as_of", "ticker", "method", "predicted_te")
+"""The ``hedge_diagnostics`` columns the backtest reads."""
 HEDGE_KEY = ["as_of", "ticker", "method"]
 
 
@@ -112,16 +101,6 @@ class BacktestEvaluation:
     results: pd.DataFrame
     daily: pd.DataFrame
     skipped: pd.DataFrame
-
-
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    """Raise if ``frame`` lacks one of ``columns``."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnError(
-            f"{name} is missing column {missing[0]!r} "
-            f"(expected {list(columns)}, found {list(frame.columns)})"
-        )
 
 
 def _normalised_dates(values: pd.Series, name: str) -> pd.Series:
@@ -169,8 +148,8 @@ def _prepare_hedges(
     hedge_weights: pd.DataFrame, hedge_diagnostics: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate weights and diagnostics; return (weights, hedges) with a hedge id ``hid``."""
-    _require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
-    _require_columns(hedge_diagnostics, DIAGNOSTIC_COLUMNS, "hedge_diagnostics")
+    require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
+    require_columns(hedge_diagnostics, DIAGNOSTIC_INPUT_COLUMNS, "hedge_diagnostics")
     weights = hedge_weights.loc[:, list(WEIGHT_COLUMNS)].copy()
     weights["as_of"] = _normalised_dates(weights["as_of"], "hedge_weights.as_of")
     weights["weight"] = weights["weight"].astype(float)
@@ -184,7 +163,7 @@ def _prepare_hedges(
         )
     _raise_on_duplicates(weights, [*HEDGE_KEY, "hedge_ticker"], "hedge_weights")
 
-    diagnostics = hedge_diagnostics.loc[:, list(DIAGNOSTIC_COLUMNS)].copy()
+    diagnostics = hedge_diagnostics.loc[:, list(DIAGNOSTIC_INPUT_COLUMNS)].copy()
     diagnostics["as_of"] = _normalised_dates(diagnostics["as_of"], "hedge_diagnostics.as_of")
     _raise_on_duplicates(diagnostics, HEDGE_KEY, "hedge_diagnostics")
 
@@ -218,7 +197,7 @@ def _returns_panel(
     Only the days inside some split's window are read, so nothing at or before a rebalance date (nor
     after the last window) can leak into a result.
     """
-    _require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
+    require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
     returns = daily_returns.loc[:, list(RETURN_COLUMNS)].copy()
     returns["date"] = _normalised_dates(returns["date"], "daily_returns.date")
     in_window = np.zeros(len(returns), dtype=bool)
@@ -514,20 +493,6 @@ def evaluate_hedges(
     )
 
 
-SUMMARY_COLUMNS = (
-    "method",
-    "n_targets",
-    "median_variance_reduction",
-    "mean_variance_reduction",
-    "win_rate_vs_factor",
-    "median_variance_reduction_ci_low",
-    "median_variance_reduction_ci_high",
-    "win_rate_ci_low",
-    "win_rate_ci_high",
-    "median_te_ratio",
-    "median_vol_unhedged",
-    "median_vol_hedged",
-)
 BASELINE_METHOD = "factor"
 N_BOOTSTRAP = 2000
 CONFIDENCE_LEVEL = 0.95
@@ -614,7 +579,7 @@ def summarise_backtest(
         "vol_hedged",
         "predicted_te",
     )
-    _require_columns(results, needed, "backtest_results")
+    require_columns(results, needed, "backtest_results")
     if n_bootstrap < 1 or not 0.0 < confidence < 1.0:
         raise InvalidValueError(
             f"need n_bootstrap >= 1 and 0 < confidence < 1, got n_bootstrap={n_bootstrap}, "
@@ -718,8 +683,8 @@ def backtest_hedges(
     InvalidValueError
         If a hedge's as_of is not a date of ``daily_returns`` (and as ``evaluate_hedges``).
     """
-    _require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
-    _require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
+    require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
+    require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
     as_of = _normalised_dates(hedge_weights["as_of"], "hedge_weights.as_of").unique()
     trading_dates = _normalised_dates(daily_returns["date"], "daily_returns.date").unique()
     splits = walk_forward_splits(trading_dates, as_of, horizon=horizon)

@@ -1,4 +1,8 @@
-"""Validators shared by the domain modules' public entry points (one message format everywhere)."""
+"""Validators shared by the domain modules' public entry points (one message format everywhere).
+
+Every missing-column error reads ``"<table>: missing column(s) a, b (expected ...; found ...)"``: the table (or
+file) first, then what is missing, what was expected and what was found.
+"""
 
 from collections.abc import Sequence
 
@@ -13,12 +17,14 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> N
     Raises
     ------
     MissingColumnError
-        ``"<name>: missing column(s) a, b (expected ...)"``.
+        ``"<name>: missing column(s) a, b (expected ...; found ...)"``.
     """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
+        found = ", ".join(map(str, frame.columns)) or "no columns"
         raise MissingColumnError(
-            f"{name}: missing column(s) {', '.join(missing)} (expected {', '.join(columns)})"
+            f"{name}: missing column(s) {', '.join(missing)} "
+            f"(expected {', '.join(columns)}; found {found})"
         )
 
 

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.tables import DIAGNOSTIC_COLUMNS, WEIGHT_COLUMNS
 from hedging_pipeline.errors import (
     HedgingError,
     InsufficientHistoryError,
@@ -58,29 +59,6 @@ from hedging_pipeline.hedging.solve import (
 )
 from hedging_pipeline.risk.model import RiskModel
 from hedging_pipeline.types import METHODS, FloatArray, Method
-
-WEIGHT_COLUMNS = ("as_of", "ticker", "method", "hedge_ticker", "weight")
-DIAGNOSTIC_COLUMNS = (
-    "as_of",
-    "ticker",
-    "method",
-    "predicted_te",
-    "lower_bound",
-    "gap",
-    "solve_ms",
-    "objective",
-    "target_vol",
-    "n_names",
-    "n_candidates",
-    "status",
-    "risk_source",
-    "fingerprint",
-    "message",
-)
-"""``hedge_diagnostics`` columns: CONTRACT's first seven, then ours. ``lower_bound`` and
-``objective`` are annualised variances, ``predicted_te`` and ``target_vol`` annualised vols;
-``status`` is ``certified``/``uncertified``/``fixed_weights``, or ``infeasible`` (then the numbers
-are NaN, there are no weights and ``message`` says why)."""
 
 INFEASIBLE = "infeasible"
 

@@ -27,8 +27,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.tables import EMBEDDING_COLUMNS
+from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import ConfigurationError, InvalidValueError
-from hedging_pipeline.nlp.text import require_columns
 from hedging_pipeline.types import FloatArray
 
 Task = Literal["search_document", "search_query", "clustering", "classification"]
@@ -637,9 +638,6 @@ class EmbeddingRun:
     embeddings: pd.DataFrame
     skipped: tuple[str, ...]
     n_chunks_embedded: int
-
-
-EMBEDDING_COLUMNS = ("ticker", "model", "embedding", "fingerprint", "n_chunks")
 
 
 def embed_companies(

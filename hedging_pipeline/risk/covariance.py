@@ -43,7 +43,6 @@ CORRELATION_HALF_LIFE_DAYS = 504
 """USE4S factor correlation half-life (trading days)."""
 
 CovarianceMethod = Literal["rolling", "ewma"]
-COVARIANCE_COLUMNS = ("date", "factor_1", "factor_2", "cov")
 
 
 def _weights(n: int, half_life: float | None) -> FloatArray:

@@ -310,14 +310,14 @@ def test_hedges_that_cannot_be_evaluated_are_listed_as_skipped(panel):
 
 
 def test_missing_column_is_an_error_naming_table_and_column(panel):
-    with pytest.raises(MissingColumnError, match="hedge_weights is missing column 'weight'"):
+    with pytest.raises(MissingColumnError, match=r"hedge_weights: missing column\(s\) weight"):
         evaluate_hedges(
             panel["weights"].drop(columns="weight"),
             panel["diagnostics"],
             panel["returns"],
             panel["splits"],
         )
-    with pytest.raises(MissingColumnError, match="daily_returns is missing column 'ret'"):
+    with pytest.raises(MissingColumnError, match=r"daily_returns: missing column\(s\) ret"):
         evaluate_hedges(
             panel["weights"],
             panel["diagnostics"],
