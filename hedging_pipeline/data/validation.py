@@ -28,6 +28,21 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> N
         )
 
 
+def require_any_column(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    """Check that the frame ``name`` has at least one of ``columns``.
+
+    Raises
+    ------
+    MissingColumnError
+        ``"<name>: missing column(s) a or b (expected at least one; found ...)"``.
+    """
+    if not any(c in frame.columns for c in columns):
+        found = ", ".join(map(str, frame.columns)) or "no columns"
+        raise MissingColumnError(
+            f"{name}: missing column(s) {' or '.join(columns)} (expected at least one; found {found})"
+        )
+
+
 def require_unique(frame: pd.DataFrame, name: str) -> None:
     """Check that ``(date, ticker)`` is unique in the frame ``name``.
 

@@ -36,12 +36,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.data.tables import DIAGNOSTIC_COLUMNS, WEIGHT_COLUMNS
+from hedging_pipeline.data.tables import DIAGNOSTIC_COLUMNS, RETURN_COLUMNS, WEIGHT_COLUMNS
+from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import (
     HedgingError,
     InsufficientHistoryError,
     InvalidValueError,
-    MissingColumnError,
 )
 from hedging_pipeline.hedging import candidates as cand
 from hedging_pipeline.hedging.problem import (
@@ -142,9 +142,7 @@ class HedgePlan:
 
 
 def _wide_returns(returns: pd.DataFrame, as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:
-    for column in ("date", "ticker", "ret"):
-        if column not in returns.columns:
-            raise MissingColumnError(f"daily_returns: missing column {column!r}")
+    require_columns(returns, RETURN_COLUMNS, "daily_returns")
     dates = pd.to_datetime(returns["date"])
     known = returns.loc[dates <= as_of]
     if known.duplicated(["date", "ticker"]).any():
@@ -155,8 +153,7 @@ def _wide_returns(returns: pd.DataFrame, as_of: pd.Timestamp, window_days: int) 
 
 
 def _latest_caps(market_caps: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
-    if "market_cap" not in market_caps.columns or "ticker" not in market_caps.columns:
-        raise MissingColumnError("market_caps: needs columns 'ticker' and 'market_cap'")
+    require_columns(market_caps, ("ticker", "market_cap"), "market_caps")
     frame = market_caps
     if "date" in frame.columns:
         frame = frame.loc[pd.to_datetime(frame["date"]) <= as_of].sort_values(["date", "ticker"])

@@ -25,11 +25,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import (
     DuplicateRowsError,
     InsufficientHistoryError,
     InvalidValueError,
-    MissingColumnError,
 )
 from hedging_pipeline.types import TRADING_DAYS_PER_YEAR, FloatArray
 
@@ -136,9 +136,7 @@ def factor_return_matrix(factor_returns: pd.DataFrame) -> pd.DataFrame:
     MissingColumnError, DuplicateRowsError, InvalidValueError
         Missing columns, a repeated (date, factor), or a NaN return.
     """
-    missing = [c for c in ("date", "factor", "ret") if c not in factor_returns.columns]
-    if missing:
-        raise MissingColumnError(f"factor_returns: missing column(s) {', '.join(missing)}")
+    require_columns(factor_returns, ("date", "factor", "ret"), "factor_returns")
     dup = factor_returns.duplicated(["date", "factor"])
     if dup.any():
         row = factor_returns.loc[dup].iloc[0]
