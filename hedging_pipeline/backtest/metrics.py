@@ -59,10 +59,9 @@ from hedging_pipeline.data.tables import (
     SUMMARY_COLUMNS,
     WEIGHT_COLUMNS,
 )
-from hedging_pipeline.data.validation import require_columns
+from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import (
     DataError,
-    DuplicateRowsError,
     InsufficientHistoryError,
     InvalidValueError,
 )
@@ -113,19 +112,6 @@ def _normalised_dates(values: pd.Series, name: str) -> pd.Series:
     return dates
 
 
-def _raise_on_duplicates(frame: pd.DataFrame, key: list[str], name: str) -> None:
-    """Raise naming the first repeated ``key`` of ``frame``."""
-    dup = frame.duplicated(key, keep=False)
-    if dup.any():
-        row = frame.loc[dup].iloc[0]
-        described = ", ".join(
-            f"{k}={row[k].date() if k in {'as_of', 'date'} else row[k]}" for k in key
-        )
-        raise DuplicateRowsError(
-            f"{name} repeats the key ({described}); keep one row per {tuple(key)}"
-        )
-
-
 def _validate_splits(splits: Sequence[Split]) -> list[Split]:
     """Return ``splits`` sorted by as_of; windows must start after as_of and be disjoint."""
     ordered = sorted(splits, key=lambda s: s.as_of)
@@ -161,11 +147,11 @@ def _prepare_hedges(
             f"{row['ticker']} as of {row['as_of'].date()} is {row['weight']}; "
             f"expected a finite value >= 0"
         )
-    _raise_on_duplicates(weights, [*HEDGE_KEY, "hedge_ticker"], "hedge_weights")
+    require_unique(weights, "hedge_weights", [*HEDGE_KEY, "hedge_ticker"])
 
     diagnostics = hedge_diagnostics.loc[:, list(DIAGNOSTIC_INPUT_COLUMNS)].copy()
     diagnostics["as_of"] = _normalised_dates(diagnostics["as_of"], "hedge_diagnostics.as_of")
-    _raise_on_duplicates(diagnostics, HEDGE_KEY, "hedge_diagnostics")
+    require_unique(diagnostics, "hedge_diagnostics", HEDGE_KEY)
 
     hedges = weights[HEDGE_KEY].drop_duplicates().sort_values(HEDGE_KEY, ignore_index=True)
     hedges = hedges.merge(diagnostics, on=HEDGE_KEY, how="left", validate="one_to_one")
@@ -204,7 +190,7 @@ def _returns_panel(
     for split in splits:
         in_window |= split.contains(returns["date"])
     returns = returns.loc[in_window & returns["ticker"].isin(tickers)]
-    _raise_on_duplicates(returns, ["date", "ticker"], "daily_returns")
+    require_unique(returns, "daily_returns")
     wide = returns.pivot(index="date", columns="ticker", values="ret").sort_index()
     wide = wide.reindex(columns=tickers)
     return pd.DatetimeIndex(wide.index), wide.to_numpy(dtype=float)
@@ -586,7 +572,7 @@ def summarise_backtest(
             f"confidence={confidence}"
         )
     full = results.loc[results["scope"] == SCOPE_FULL_PERIOD]
-    _raise_on_duplicates(full, ["ticker", "method"], "backtest_results (scope full_period)")
+    require_unique(full, "backtest_results (scope full_period)", ["ticker", "method"])
     compared = order_methods(
         list(methods) if methods is not None else list(full["method"].unique())
     )

@@ -25,9 +25,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.data.validation import require_columns
+from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import (
-    DuplicateRowsError,
     InsufficientHistoryError,
     InvalidValueError,
 )
@@ -137,13 +136,7 @@ def factor_return_matrix(factor_returns: pd.DataFrame) -> pd.DataFrame:
         Missing columns, a repeated (date, factor), or a NaN return.
     """
     require_columns(factor_returns, ("date", "factor", "ret"), "factor_returns")
-    dup = factor_returns.duplicated(["date", "factor"])
-    if dup.any():
-        row = factor_returns.loc[dup].iloc[0]
-        raise DuplicateRowsError(
-            f"factor_returns: (date, factor) repeats, e.g. {row['factor']} on "
-            f"{pd.Timestamp(row['date']).date()}"
-        )
+    require_unique(factor_returns, "factor_returns", ("date", "factor"))
     bad = factor_returns["ret"].isna()
     if bad.any():
         row = factor_returns.loc[bad].iloc[0]

@@ -347,10 +347,10 @@ def test_bad_weights_and_duplicates_are_errors(panel):
         evaluate_hedges(weights, panel["diagnostics"], panel["returns"], panel["splits"])
     doubled = pd.concat([panel["weights"], panel["weights"].iloc[[0]]])
     first = panel["weights"].iloc[0]
-    with pytest.raises(DuplicateRowsError, match=f"ticker={first['ticker']}.*hedge_ticker"):
+    with pytest.raises(DuplicateRowsError, match=f"ticker {first['ticker']}.*hedge_ticker"):
         evaluate_hedges(doubled, panel["diagnostics"], panel["returns"], panel["splits"])
     returns = pd.concat([panel["returns"], panel["returns"].iloc[[-1]]])
-    with pytest.raises(DuplicateRowsError, match="daily_returns repeats the key"):
+    with pytest.raises(DuplicateRowsError, match=r"daily_returns: \(date, ticker\) repeats"):
         evaluate_hedges(panel["weights"], panel["diagnostics"], returns, panel["splits"])
 
 
