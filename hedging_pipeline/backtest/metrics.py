@@ -52,12 +52,18 @@ import pandas as pd
 import scipy.sparse as sp
 
 from hedging_pipeline.backtest.walk_forward import Split, walk_forward_splits
+from hedging_pipeline.data.tables import (
+    RESULT_COLUMNS,
+    RETURN_COLUMNS,
+    SKIPPED_COLUMNS,
+    SUMMARY_COLUMNS,
+    WEIGHT_COLUMNS,
+)
+from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import (
     DataError,
-    DuplicateRowsError,
     InsufficientHistoryError,
     InvalidValueError,
-    MissingColumnError,
 )
 from hedging_pipeline.types import METHODS, TRADING_DAYS_PER_YEAR, FloatArray, IntArray
 
@@ -70,26 +76,8 @@ MIN_TEST_DAYS = 2
 SCOPE_REBALANCE = "rebalance"
 SCOPE_FULL_PERIOD = "full_period"
 
-WEIGHT_COLUMNS = ("as_of", "ticker", "method", "hedge_ticker", "weight")
-DIAGNOSTIC_COLUMNS = ("as_of", "ticker", "method", "predicted_te")
-RETURN_COLUMNS = ("date", "ticker", "ret")
-RESULT_COLUMNS = (
-    "as_of",
-    "ticker",
-    "method",
-    "scope",
-    "horizon_days",
-    "vol_unhedged",
-    "vol_hedged",
-    "predicted_te",
-    "variance_reduction",
-    "test_start",
-    "test_end",
-    "n_rebalances",
-    "n_missing_hedge_returns",
-)
-DAILY_COLUMNS = ("date", "as_of", "ticker", "method", "ret_target", "ret_basket", "ret_hedged")
-SKIPPED_COLUMNS = ("as_of", "ticker", "method", "reason")
+DIAGNOSTIC_INPUT_COLUMNS = ("as_of", "ticker", "method", "predicted_te")
+"""The ``hedge_diagnostics`` columns the backtest reads."""
 HEDGE_KEY = ["as_of", "ticker", "method"]
 
 
@@ -114,16 +102,6 @@ class BacktestEvaluation:
     skipped: pd.DataFrame
 
 
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    """Raise if ``frame`` lacks one of ``columns``."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnError(
-            f"{name} is missing column {missing[0]!r} "
-            f"(expected {list(columns)}, found {list(frame.columns)})"
-        )
-
-
 def _normalised_dates(values: pd.Series, name: str) -> pd.Series:
     """Return ``values`` as midnight-normalised ``datetime64[ns]``; raise on NaT."""
     dates = pd.to_datetime(values).dt.normalize().astype("datetime64[ns]")
@@ -132,19 +110,6 @@ def _normalised_dates(values: pd.Series, name: str) -> pd.Series:
             f"{name} has a missing date in row {int(np.flatnonzero(dates.isna())[0])}"
         )
     return dates
-
-
-def _raise_on_duplicates(frame: pd.DataFrame, key: list[str], name: str) -> None:
-    """Raise naming the first repeated ``key`` of ``frame``."""
-    dup = frame.duplicated(key, keep=False)
-    if dup.any():
-        row = frame.loc[dup].iloc[0]
-        described = ", ".join(
-            f"{k}={row[k].date() if k in {'as_of', 'date'} else row[k]}" for k in key
-        )
-        raise DuplicateRowsError(
-            f"{name} repeats the key ({described}); keep one row per {tuple(key)}"
-        )
 
 
 def _validate_splits(splits: Sequence[Split]) -> list[Split]:
@@ -169,8 +134,8 @@ def _prepare_hedges(
     hedge_weights: pd.DataFrame, hedge_diagnostics: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate weights and diagnostics; return (weights, hedges) with a hedge id ``hid``."""
-    _require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
-    _require_columns(hedge_diagnostics, DIAGNOSTIC_COLUMNS, "hedge_diagnostics")
+    require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
+    require_columns(hedge_diagnostics, DIAGNOSTIC_INPUT_COLUMNS, "hedge_diagnostics")
     weights = hedge_weights.loc[:, list(WEIGHT_COLUMNS)].copy()
     weights["as_of"] = _normalised_dates(weights["as_of"], "hedge_weights.as_of")
     weights["weight"] = weights["weight"].astype(float)
@@ -182,11 +147,11 @@ def _prepare_hedges(
             f"{row['ticker']} as of {row['as_of'].date()} is {row['weight']}; "
             f"expected a finite value >= 0"
         )
-    _raise_on_duplicates(weights, [*HEDGE_KEY, "hedge_ticker"], "hedge_weights")
+    require_unique(weights, "hedge_weights", [*HEDGE_KEY, "hedge_ticker"])
 
-    diagnostics = hedge_diagnostics.loc[:, list(DIAGNOSTIC_COLUMNS)].copy()
+    diagnostics = hedge_diagnostics.loc[:, list(DIAGNOSTIC_INPUT_COLUMNS)].copy()
     diagnostics["as_of"] = _normalised_dates(diagnostics["as_of"], "hedge_diagnostics.as_of")
-    _raise_on_duplicates(diagnostics, HEDGE_KEY, "hedge_diagnostics")
+    require_unique(diagnostics, "hedge_diagnostics", HEDGE_KEY)
 
     hedges = weights[HEDGE_KEY].drop_duplicates().sort_values(HEDGE_KEY, ignore_index=True)
     hedges = hedges.merge(diagnostics, on=HEDGE_KEY, how="left", validate="one_to_one")
@@ -218,14 +183,14 @@ def _returns_panel(
     Only the days inside some split's window are read, so nothing at or before a rebalance date (nor
     after the last window) can leak into a result.
     """
-    _require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
+    require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
     returns = daily_returns.loc[:, list(RETURN_COLUMNS)].copy()
     returns["date"] = _normalised_dates(returns["date"], "daily_returns.date")
     in_window = np.zeros(len(returns), dtype=bool)
     for split in splits:
         in_window |= split.contains(returns["date"])
     returns = returns.loc[in_window & returns["ticker"].isin(tickers)]
-    _raise_on_duplicates(returns, ["date", "ticker"], "daily_returns")
+    require_unique(returns, "daily_returns")
     wide = returns.pivot(index="date", columns="ticker", values="ret").sort_index()
     wide = wide.reindex(columns=tickers)
     return pd.DatetimeIndex(wide.index), wide.to_numpy(dtype=float)
@@ -514,20 +479,6 @@ def evaluate_hedges(
     )
 
 
-SUMMARY_COLUMNS = (
-    "method",
-    "n_targets",
-    "median_variance_reduction",
-    "mean_variance_reduction",
-    "win_rate_vs_factor",
-    "median_variance_reduction_ci_low",
-    "median_variance_reduction_ci_high",
-    "win_rate_ci_low",
-    "win_rate_ci_high",
-    "median_te_ratio",
-    "median_vol_unhedged",
-    "median_vol_hedged",
-)
 BASELINE_METHOD = "factor"
 N_BOOTSTRAP = 2000
 CONFIDENCE_LEVEL = 0.95
@@ -614,14 +565,14 @@ def summarise_backtest(
         "vol_hedged",
         "predicted_te",
     )
-    _require_columns(results, needed, "backtest_results")
+    require_columns(results, needed, "backtest_results")
     if n_bootstrap < 1 or not 0.0 < confidence < 1.0:
         raise InvalidValueError(
             f"need n_bootstrap >= 1 and 0 < confidence < 1, got n_bootstrap={n_bootstrap}, "
             f"confidence={confidence}"
         )
     full = results.loc[results["scope"] == SCOPE_FULL_PERIOD]
-    _raise_on_duplicates(full, ["ticker", "method"], "backtest_results (scope full_period)")
+    require_unique(full, "backtest_results (scope full_period)", ["ticker", "method"])
     compared = order_methods(
         list(methods) if methods is not None else list(full["method"].unique())
     )
@@ -718,8 +669,8 @@ def backtest_hedges(
     InvalidValueError
         If a hedge's as_of is not a date of ``daily_returns`` (and as ``evaluate_hedges``).
     """
-    _require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
-    _require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
+    require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
+    require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
     as_of = _normalised_dates(hedge_weights["as_of"], "hedge_weights.as_of").unique()
     trading_dates = _normalised_dates(daily_returns["date"], "daily_returns.date").unique()
     splits = walk_forward_splits(trading_dates, as_of, horizon=horizon)

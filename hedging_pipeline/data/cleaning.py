@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from hedging_pipeline.data.schema import MARKET_CAP_SNAPSHOT
+from hedging_pipeline.data.tables import PRICE_COLUMNS
 
 REPORTING_LAG_DAYS = 90
 """Calendar days after a fiscal period end before its statements count as known (10-K filing deadline)."""
@@ -30,21 +31,6 @@ SNAPSHOT_MONTH = 2
 """A ``market_cap_usd_YYYY`` snapshot is taken to be as of the first trading day of February of YYYY."""
 MAX_GAP_DAYS = 5
 """Longest run of missing trading days a single return may span."""
-PRICE_COLUMNS = (
-    "date",
-    "ticker",
-    "open",
-    "high",
-    "low",
-    "close",
-    "adj_close",
-    "volume",
-    "dividend",
-    "split_coefficient",
-    "split_factor",
-    "is_stale",
-    "adj_close_source",
-)
 
 
 def clean_prices(raw: pd.DataFrame, prior_split_factor: pd.Series | None = None) -> pd.DataFrame:

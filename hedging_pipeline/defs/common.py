@@ -68,3 +68,15 @@ def plot_metadata(png: bytes, *, title: str, save_to: Path | None = None) -> dic
         save_to.write_bytes(png)
         meta[f"{title} (file)"] = dg.MetadataValue.path(str(save_to))
     return meta
+
+
+def lookback_dep(key: str, months: int) -> dg.AssetDep:
+    """Dependency on the ``months`` monthly partitions of ``key`` before (and including) the partition.
+
+    Partitions before the first one are allowed (clipped), so the earliest months still run; the asset
+    checks the history length itself.
+    """
+    mapping = dg.TimeWindowPartitionMapping(
+        start_offset=-months, allow_nonexistent_upstream_partitions=True
+    )
+    return dg.AssetDep(key, partition_mapping=mapping)

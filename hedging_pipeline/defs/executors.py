@@ -10,6 +10,9 @@ pods is a configuration change, not a code change:
   ``{"max_concurrent": 2}``, ``{"broker": "pyamqp://guest@rabbitmq//"}``, ``{"job_namespace": "hedging"}``);
   validated when the code location loads.
 
+Both are read by :func:`hedging_pipeline.settings.load_settings` (``Settings.executor``,
+``Settings.executor_config``); this module turns them into an executor definition.
+
 ``hedging-pipeline run`` executes its stage jobs in process (``execute_in_process``), whatever the executor; the
 executor applies to runs launched from the UI, schedules, sensors, backfills and ``dagster job execute``.
 
@@ -19,7 +22,6 @@ finds such runs (every process that executed them is gone), marks them failed an
 """
 
 import importlib
-import json
 import os
 import socket
 import time
@@ -31,11 +33,7 @@ from typing import Any
 import dagster as dg
 
 from hedging_pipeline.errors import ConfigurationError
-from hedging_pipeline.settings import Settings
-
-EXECUTOR_ENV = "HEDGING_EXECUTOR"
-EXECUTOR_CONFIG_ENV = "HEDGING_EXECUTOR_CONFIG"
-DEFAULT_EXECUTOR = "multiprocess"
+from hedging_pipeline.settings import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, Settings
 
 OPTIONAL_EXECUTORS: Mapping[str, tuple[str, str, str]] = {
     "celery": ("dagster_celery", "celery_executor", "dagster-celery"),
@@ -43,7 +41,6 @@ OPTIONAL_EXECUTORS: Mapping[str, tuple[str, str, str]] = {
 }
 """Executor name -> (module, attribute, PyPI package) of the executors shipped outside ``dagster``."""
 
-EXECUTOR_NAMES = ("multiprocess", "in_process", *OPTIONAL_EXECUTORS)
 INTEGRATION_VERSION = "0.29.27"
 """Version of the dagster-* integration packages that matches dagster 1.13.27."""
 
@@ -60,42 +57,6 @@ ACTIVE_STATUSES = (
 
 PID_REUSE_SLACK_S = 2.0
 """A live process created this long after a run recorded its pid is another process that reused the pid."""
-
-
-def executor_name(env: Mapping[str, str] | None = None) -> str:
-    """The executor chosen by ``HEDGING_EXECUTOR`` (``multiprocess`` when unset).
-
-    Raises
-    ------
-    ConfigurationError
-        If the value is not one of :data:`EXECUTOR_NAMES`.
-    """
-    env = os.environ if env is None else env
-    name = env.get(EXECUTOR_ENV, "").strip().lower().replace("-", "_") or DEFAULT_EXECUTOR
-    if name not in EXECUTOR_NAMES:
-        raise ConfigurationError(
-            f"{EXECUTOR_ENV}={name!r} is not one of {', '.join(EXECUTOR_NAMES)}; unset it for "
-            f"{DEFAULT_EXECUTOR}"
-        )
-    return name
-
-
-def _executor_config(env: Mapping[str, str]) -> dict[str, Any] | None:
-    text = env.get(EXECUTOR_CONFIG_ENV, "").strip()
-    if not text:
-        return None
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(
-            f"{EXECUTOR_CONFIG_ENV} is not valid JSON ({exc.msg} at character {exc.pos}); "
-            'expected an object such as {"max_concurrent": 2}'
-        ) from None
-    if not isinstance(config, dict):
-        raise ConfigurationError(
-            f"{EXECUTOR_CONFIG_ENV} must be a JSON object, got {type(config).__name__}"
-        )
-    return config
 
 
 def _import_executor(name: str) -> dg.ExecutorDefinition:
@@ -119,18 +80,13 @@ def _validate(executor: dg.ExecutorDefinition, config: dict[str, Any]) -> None:
         raise ConfigurationError(f"{EXECUTOR_CONFIG_ENV} for executor {executor.name}: {first}")
 
 
-def build_executor(
-    settings: Settings, env: Mapping[str, str] | None = None
-) -> dg.ExecutorDefinition:
-    """The executor of every job, from ``HEDGING_EXECUTOR`` and ``HEDGING_EXECUTOR_CONFIG``.
+def build_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """The executor of every job: ``settings.executor`` configured with ``settings.executor_config``.
 
     Parameters
     ----------
     settings : Settings
-        The code location's settings (the executor does not depend on them today; kept for symmetry with the
-        other builders).
-    env : Mapping, optional
-        Environment to read; ``os.environ`` by default.
+        The code location's settings (``HEDGING_EXECUTOR``, ``HEDGING_EXECUTOR_CONFIG``).
 
     Returns
     -------
@@ -140,17 +96,16 @@ def build_executor(
     Raises
     ------
     ConfigurationError
-        Unknown executor name, missing optional package, or a config that the executor rejects.
+        Missing optional package, or a config that the executor rejects.
     """
-    env = os.environ if env is None else env
-    name = executor_name(env)
+    name = settings.executor
     if name == "multiprocess":
         executor = dg.multiprocess_executor
     elif name == "in_process":
         executor = dg.in_process_executor
     else:
         executor = _import_executor(name)
-    config = _executor_config(env)
+    config = settings.executor_config
     if config is None:
         return executor
     _validate(executor, config)

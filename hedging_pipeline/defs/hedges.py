@@ -22,6 +22,7 @@ from hedging_pipeline.defs.common import (
     frame_metadata,
     plot_metadata,
 )
+from hedging_pipeline.defs.common import lookback_dep as _lookback
 from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_blocking
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
@@ -45,13 +46,6 @@ RETURNS_LOOKBACK_MONTHS = RETURNS_LOOKBACK_DAYS // 30 + 1
 """Months of daily returns before a rebalance date that the hedges read."""
 WEIGHTS_BLOCKING, DIAGNOSTICS_BLOCKING = ("constraints_hold",), ("diagnostics_match",)
 DIAGNOSTICS_WARN = ("gap_within_tolerance", "methods_cover_targets")
-
-
-def _lookback(key: str, months: int) -> dg.AssetDep:
-    mapping = dg.TimeWindowPartitionMapping(
-        start_offset=-months, allow_nonexistent_upstream_partitions=True
-    )
-    return dg.AssetDep(key, partition_mapping=mapping)
 
 
 def _tagged_tickers(context: dg.AssetExecutionContext) -> list[str] | None:

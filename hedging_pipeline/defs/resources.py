@@ -15,7 +15,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from hedging_pipeline.data import loaders
-from hedging_pipeline.settings import Settings
+from hedging_pipeline.settings import HomeLayout, Settings
 from hedging_pipeline.warehouse.duckdb import Warehouse
 
 
@@ -60,18 +60,23 @@ class RawDataResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse and report folder under ``HEDGING_HOME``."""
+    """The DuckDB warehouse and report folder under ``HEDGING_HOME`` (paths from :class:`HomeLayout`)."""
 
     home: str
 
+    @property
+    def layout(self) -> HomeLayout:
+        """The paths under ``home``, derived as :class:`~hedging_pipeline.settings.Settings` does."""
+        return HomeLayout(Path(self.home))
+
     def get(self) -> Warehouse:
         """The warehouse (``HEDGING_HOME/warehouse.duckdb``)."""
-        return Warehouse(Path(self.home) / "warehouse.duckdb")
+        return Warehouse(self.layout.warehouse_path)
 
     @property
     def reports_dir(self) -> Path:
         """``HEDGING_HOME/reports`` (created)."""
-        path = Path(self.home) / "reports"
+        path = self.layout.reports_dir
         path.mkdir(parents=True, exist_ok=True)
         return path
 

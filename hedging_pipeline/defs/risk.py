@@ -22,6 +22,7 @@ from hedging_pipeline.defs.common import (
     frame_metadata,
     plot_metadata,
 )
+from hedging_pipeline.defs.common import lookback_dep as _lookback
 from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_blocking
 from hedging_pipeline.defs.partitions import PartitionSet, partition_window
 from hedging_pipeline.defs.resources import WarehouseResource
@@ -45,14 +46,6 @@ REPORT_NAME = "risk_model_report.md"
 
 EXPOSURE_BLOCKING, EXPOSURE_WARN = ("complete_exposures",), ("standardised_exposures",)
 REGRESSION_BLOCKING, REGRESSION_WARN = ("complete_factor_returns",), ("mean_r2_in_range",)
-
-
-def _lookback(key: str, months: int) -> dg.AssetDep:
-    """Dependency on the ``months`` months before (and including) the partition."""
-    mapping = dg.TimeWindowPartitionMapping(
-        start_offset=-months, allow_nonexistent_upstream_partitions=True
-    )
-    return dg.AssetDep(key, partition_mapping=mapping)
 
 
 def _month_ends(warehouse: WarehouseResource, start: pd.Timestamp, end: pd.Timestamp):

@@ -11,11 +11,10 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.errors import InvalidValueError, MissingColumnError
+from hedging_pipeline.data.validation import require_any_column, require_columns
+from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.risk.industries import GICS_LEVELS, assign_industries
 from hedging_pipeline.types import FloatArray
-
-PEER_COLUMNS = ("ticker", "peer", "rank")
 
 
 def peer_lists(peers: pd.DataFrame, model: str | None = None) -> dict[str, list[str]]:
@@ -40,9 +39,7 @@ def peer_lists(peers: pd.DataFrame, model: str | None = None) -> dict[str, list[
     InvalidValueError
         If several models are present and ``model`` is not given (or not present).
     """
-    missing = [c for c in PEER_COLUMNS if c not in peers.columns]
-    if missing:
-        raise MissingColumnError(f"semantic_peers: missing column {missing[0]!r}")
+    require_columns(peers, ("ticker", "peer", "rank"), "semantic_peers")
     frame = peers
     if "model" in frame.columns:
         models = sorted(frame["model"].dropna().unique())
@@ -103,9 +100,8 @@ def gics_groups(companies: pd.DataFrame, universe: Collection[str], min_members:
     pd.Series
         ``ticker -> group label`` over ``universe``.
     """
+    require_any_column(companies, GICS_LEVELS, "companies")
     finest = [c for c in GICS_LEVELS if c in companies.columns]
-    if not finest:
-        raise MissingColumnError("companies: missing column 'gics_sector' (needed for gics hedges)")
     known = set(companies["ticker"].astype(str))
     tickers = sorted(t for t in universe if t in known)
     groups = assign_industries(companies, tickers, level=finest[-1], min_members=min_members)

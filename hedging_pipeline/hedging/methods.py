@@ -36,11 +36,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.tables import DIAGNOSTIC_COLUMNS, RETURN_COLUMNS, WEIGHT_COLUMNS
+from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import (
     HedgingError,
     InsufficientHistoryError,
     InvalidValueError,
-    MissingColumnError,
 )
 from hedging_pipeline.hedging import candidates as cand
 from hedging_pipeline.hedging.problem import (
@@ -58,29 +59,6 @@ from hedging_pipeline.hedging.solve import (
 )
 from hedging_pipeline.risk.model import RiskModel
 from hedging_pipeline.types import METHODS, FloatArray, Method
-
-WEIGHT_COLUMNS = ("as_of", "ticker", "method", "hedge_ticker", "weight")
-DIAGNOSTIC_COLUMNS = (
-    "as_of",
-    "ticker",
-    "method",
-    "predicted_te",
-    "lower_bound",
-    "gap",
-    "solve_ms",
-    "objective",
-    "target_vol",
-    "n_names",
-    "n_candidates",
-    "status",
-    "risk_source",
-    "fingerprint",
-    "message",
-)
-"""``hedge_diagnostics`` columns: CONTRACT's first seven, then ours. ``lower_bound`` and
-``objective`` are annualised variances, ``predicted_te`` and ``target_vol`` annualised vols;
-``status`` is ``certified``/``uncertified``/``fixed_weights``, or ``infeasible`` (then the numbers
-are NaN, there are no weights and ``message`` says why)."""
 
 INFEASIBLE = "infeasible"
 
@@ -164,9 +142,7 @@ class HedgePlan:
 
 
 def _wide_returns(returns: pd.DataFrame, as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:
-    for column in ("date", "ticker", "ret"):
-        if column not in returns.columns:
-            raise MissingColumnError(f"daily_returns: missing column {column!r}")
+    require_columns(returns, RETURN_COLUMNS, "daily_returns")
     dates = pd.to_datetime(returns["date"])
     known = returns.loc[dates <= as_of]
     if known.duplicated(["date", "ticker"]).any():
@@ -177,8 +153,7 @@ def _wide_returns(returns: pd.DataFrame, as_of: pd.Timestamp, window_days: int) 
 
 
 def _latest_caps(market_caps: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
-    if "market_cap" not in market_caps.columns or "ticker" not in market_caps.columns:
-        raise MissingColumnError("market_caps: needs columns 'ticker' and 'market_cap'")
+    require_columns(market_caps, ("ticker", "market_cap"), "market_caps")
     frame = market_caps
     if "date" in frame.columns:
         frame = frame.loc[pd.to_datetime(frame["date"]) <= as_of].sort_values(["date", "ticker"])

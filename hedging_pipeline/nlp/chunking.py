@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.tables import CHUNK_COLUMNS
+from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import ConfigurationError, DataError, InvalidValueError
 from hedging_pipeline.nlp.text import (
     DEFAULT_MAX_CHARS,
@@ -35,7 +37,6 @@ from hedging_pipeline.nlp.text import (
     DEFAULT_MIN_LATIN_FRACTION,
     DEFAULT_SOURCE_PRIORITY,
     choose_description,
-    require_columns,
     split_sentences,
 )
 
@@ -173,10 +174,6 @@ class ChunkingRun:
     def failed_tickers(self) -> tuple[str, ...]:
         """Tickers that produced no chunks."""
         return tuple(issue.ticker for issue in self.issues if issue.severity == "error")
-
-
-CHUNK_COLUMNS = ("ticker", "chunk_index", "text", "n_tokens", "source", "fingerprint", "model")
-"""``model`` is the id of the embedder whose tokenizer counted ``n_tokens``."""
 
 
 def chunk_header(title: str, sector: str) -> str:

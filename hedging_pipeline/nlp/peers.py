@@ -7,15 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import ConfigurationError, DuplicateRowsError, InvalidValueError
 from hedging_pipeline.nlp.embedding import l2_normalise
-from hedging_pipeline.nlp.text import require_columns
 from hedging_pipeline.types import FloatArray
 
 DEFAULT_N_PEERS = 20
 """Peers kept per company: twice the hedge basket's 10-name cap, so candidates survive filters."""
-
-PEER_COLUMNS = ("ticker", "peer", "rank", "similarity", "model")
 
 
 def _validated(tickers: Sequence[str], embeddings: FloatArray) -> tuple[np.ndarray, FloatArray]:

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hedging_pipeline.errors import InvalidValueError, MissingColumnError
+from hedging_pipeline.data.validation import require_columns
+from hedging_pipeline.errors import InvalidValueError
 
 DEFAULT_SOURCE_PRIORITY: tuple[str, ...] = ("wikipedia", "sec_10k_item1")
 """Wikipedia first: it describes what the company does in a few paragraphs; 10-K Item 1 is the
@@ -154,22 +155,6 @@ class ChosenDescription:
     title: str
     clean: CleanText
     notes: tuple[str, ...] = ()
-
-
-def require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    """Check that ``frame`` (the table ``name``) has ``columns``.
-
-    Raises
-    ------
-    MissingColumnError
-        Naming the table, the missing columns and the columns found.
-    """
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MissingColumnError(
-            f"{name}: column(s) {missing} missing (expected {list(columns)}, "
-            f"found {sorted(map(str, frame.columns))})"
-        )
 
 
 def latin_fraction(text: str) -> float:

@@ -22,7 +22,8 @@ from hedging_pipeline.backtest.metrics import (
     order_methods,
 )
 from hedging_pipeline.backtest.walk_forward import walk_forward_splits
-from hedging_pipeline.errors import InsufficientHistoryError, MissingColumnError
+from hedging_pipeline.data.validation import require_columns
+from hedging_pipeline.errors import InsufficientHistoryError
 from hedging_pipeline.reporting.plots import figure_to_png, plt
 from hedging_pipeline.reporting.tables import frame_to_markdown
 
@@ -66,9 +67,11 @@ class BacktestReport:
 
 def _full_period(results: pd.DataFrame) -> pd.DataFrame:
     """Return the full-period rows of ``backtest_results``; raise if there are none."""
-    for column in ("ticker", "method", "scope", "variance_reduction", "vol_hedged", "predicted_te"):
-        if column not in results.columns:
-            raise MissingColumnError(f"backtest_results is missing column {column!r}")
+    require_columns(
+        results,
+        ("ticker", "method", "scope", "variance_reduction", "vol_hedged", "predicted_te"),
+        "backtest_results",
+    )
     full = results.loc[results["scope"] == SCOPE_FULL_PERIOD]
     if full.empty:
         raise InsufficientHistoryError("backtest_results has no full_period rows to plot")
@@ -153,9 +156,9 @@ def plot_cumulative_returns(
     bytes
         PNG image.
     """
-    for column in ("date", "ticker", "method", "ret_target", "ret_hedged"):
-        if column not in daily.columns:
-            raise MissingColumnError(f"daily backtest series are missing column {column!r}")
+    require_columns(
+        daily, ("date", "ticker", "method", "ret_target", "ret_hedged"), "daily backtest series"
+    )
     order = order_methods(list(methods) if methods is not None else list(daily["method"].unique()))
     fig, axes = plt.subplots(
         len(tickers),

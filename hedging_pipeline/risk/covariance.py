@@ -25,11 +25,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import (
-    DuplicateRowsError,
     InsufficientHistoryError,
     InvalidValueError,
-    MissingColumnError,
 )
 from hedging_pipeline.types import TRADING_DAYS_PER_YEAR, FloatArray
 
@@ -43,7 +42,6 @@ CORRELATION_HALF_LIFE_DAYS = 504
 """USE4S factor correlation half-life (trading days)."""
 
 CovarianceMethod = Literal["rolling", "ewma"]
-COVARIANCE_COLUMNS = ("date", "factor_1", "factor_2", "cov")
 
 
 def _weights(n: int, half_life: float | None) -> FloatArray:
@@ -137,16 +135,8 @@ def factor_return_matrix(factor_returns: pd.DataFrame) -> pd.DataFrame:
     MissingColumnError, DuplicateRowsError, InvalidValueError
         Missing columns, a repeated (date, factor), or a NaN return.
     """
-    missing = [c for c in ("date", "factor", "ret") if c not in factor_returns.columns]
-    if missing:
-        raise MissingColumnError(f"factor_returns: missing column(s) {', '.join(missing)}")
-    dup = factor_returns.duplicated(["date", "factor"])
-    if dup.any():
-        row = factor_returns.loc[dup].iloc[0]
-        raise DuplicateRowsError(
-            f"factor_returns: (date, factor) repeats, e.g. {row['factor']} on "
-            f"{pd.Timestamp(row['date']).date()}"
-        )
+    require_columns(factor_returns, ("date", "factor", "ret"), "factor_returns")
+    require_unique(factor_returns, "factor_returns", ("date", "factor"))
     bad = factor_returns["ret"].isna()
     if bad.any():
         row = factor_returns.loc[bad].iloc[0]

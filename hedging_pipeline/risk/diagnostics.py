@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.errors import InvalidValueError, MissingColumnError
+from hedging_pipeline.data.validation import require_columns
+from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.risk.model import RiskModel
 from hedging_pipeline.types import TRADING_DAYS_PER_YEAR
 
@@ -76,9 +77,7 @@ def summarise_regression_fit(stats: pd.DataFrame) -> RegressionFitSummary:
     InvalidValueError
         No rows.
     """
-    missing = [c for c in ("date", "r2", "n_assets") if c not in stats.columns]
-    if missing:
-        raise MissingColumnError(f"factor_regression_stats: missing column(s) {', '.join(missing)}")
+    require_columns(stats, ("date", "r2", "n_assets"), "factor_regression_stats")
     if stats.empty:
         raise InvalidValueError("factor_regression_stats: no rows to summarise")
     r2 = stats["r2"].astype(float)
@@ -110,9 +109,7 @@ def t_stat_exceedance(
         ``factor, n_days, share_abs_t_above, mean_abs_t, annual_vol`` in the input's factor order;
         ``annual_vol`` is the annualised standard deviation of the daily factor return.
     """
-    missing = [c for c in ("date", "factor", "ret", "t_stat") if c not in factor_returns.columns]
-    if missing:
-        raise MissingColumnError(f"factor_returns: missing column(s) {', '.join(missing)}")
+    require_columns(factor_returns, ("date", "factor", "ret", "t_stat"), "factor_returns")
     order = list(dict.fromkeys(factor_returns["factor"]))
     estimated = factor_returns[factor_returns["t_stat"].notna()]
     grouped = estimated.groupby("factor", sort=False)

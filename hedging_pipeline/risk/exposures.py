@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import convolve1d
 
+from hedging_pipeline.data.tables import EXPOSURE_COLUMNS
 from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.risk.industries import assign_industries
@@ -81,8 +82,6 @@ FUNDAMENTAL_FIELDS = (
     "revenue",
     "operating_income",
 )
-
-EXPOSURE_COLUMNS = ("date", "ticker", "industry", "market_cap", *STYLE_FACTORS)
 
 
 @dataclass(frozen=True)

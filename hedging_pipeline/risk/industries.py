@@ -21,7 +21,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from hedging_pipeline.errors import InvalidValueError, MissingColumnError
+from hedging_pipeline.data.validation import require_columns
+from hedging_pipeline.errors import InvalidValueError
 
 GICS_LEVELS = ("gics_sector", "gics_industry_group", "gics_industry", "gics_sub_industry")
 """GICS levels from coarsest to finest."""
@@ -68,9 +69,7 @@ def assign_industries(
     """
     if level not in GICS_LEVELS:
         raise InvalidValueError(f"industry level must be one of {GICS_LEVELS}, got {level!r}")
-    for column in ("ticker", "gics_sector", level):
-        if column not in companies.columns:
-            raise MissingColumnError(f"companies: missing column {column} (needed for industries)")
+    require_columns(companies, tuple(dict.fromkeys(("ticker", "gics_sector", level))), "companies")
     frame = companies.drop_duplicates("ticker").set_index("ticker")
     if tickers is not None:
         wanted = pd.Index(sorted(set(tickers)))

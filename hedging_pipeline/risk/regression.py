@@ -48,6 +48,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.tables import EXPOSURE_COLUMNS, RETURN_COLUMNS
 from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import (
     InsufficientAssetsError,
@@ -88,9 +89,6 @@ REFERENCE_TOLERANCE = 1e-10
 REFERENCE_MAX_ITERATIONS = 20000
 
 RegressionMethod = Literal["huber", "wls"]
-
-EXPOSURE_COLUMNS = ("date", "ticker", "industry", "market_cap", *STYLE_FACTORS)
-RETURN_COLUMNS = ("date", "ticker", "ret")
 
 
 @dataclass(frozen=True)

@@ -101,9 +101,11 @@ def test_plot_inputs_are_validated(evaluated):
     ev, _ = evaluated
     with pytest.raises(InsufficientHistoryError, match="no full_period rows"):
         plot_variance_reduction(ev.results.query("scope == 'rebalance'"))
-    with pytest.raises(MissingColumnError, match="missing column 'ret_hedged'"):
+    with pytest.raises(
+        MissingColumnError, match=r"daily backtest series: missing column\(s\) ret_hedged"
+    ):
         plot_cumulative_returns(ev.daily.drop(columns="ret_hedged"), ["T001"])
-    with pytest.raises(MissingColumnError, match="backtest_results is missing column 'scope'"):
+    with pytest.raises(MissingColumnError, match=r"backtest_results: missing column\(s\) scope"):
         plot_te_scatter(ev.results.drop(columns="scope"))
 
 

@@ -148,7 +148,7 @@ def test_summary_errors_name_what_is_missing():
         summarise_backtest(results)
     with pytest.raises(InvalidValueError, match="baseline method 'factor' has no full-period"):
         summarise_backtest(_full_rows({"nlp": [0.5], "gics": [0.4]}))
-    with pytest.raises(MissingColumnError, match="backtest_results is missing column 'scope'"):
+    with pytest.raises(MissingColumnError, match=r"backtest_results: missing column\(s\) scope"):
         summarise_backtest(results.drop(columns="scope"))
     with pytest.raises(InvalidValueError, match="need n_bootstrap >= 1 and 0 < confidence < 1"):
         summarise_backtest(results, confidence=1.5)

@@ -1,4 +1,4 @@
-"""Tests of the demo universe generator (hedging_pipeline/data/demo.py)."""
+"""Tests of the demo universe generator (hedging_pipeline/data/demo.py and data/demo_universe/)."""
 
 from __future__ import annotations
 
@@ -609,8 +609,8 @@ def test_ensure_regenerates_when_the_templates_change(
 ) -> None:
     out = ensure_demo_universe(tmp_path / "demo", **SMALL)
     before = _identity(out / "descriptions.parquet")
-    edited = dataclasses.replace(demo._load_templates(), digest="edited")
-    monkeypatch.setattr(demo, "_load_templates", lambda: edited)
+    edited = dataclasses.replace(demo.load_templates(), digest="edited")
+    monkeypatch.setattr(demo, "load_templates", lambda: edited)
     ensure_demo_universe(out, **SMALL)
     assert _identity(out / "descriptions.parquet") != before
     assert read_demo_manifest(out)["templates_sha256"] == "edited"

@@ -261,7 +261,7 @@ def test_chunk_descriptions_records_bad_companies_and_chunks_the_rest():
 
 def test_chunk_descriptions_missing_columns():
     descriptions, companies = _universe()
-    with pytest.raises(MissingColumnError, match="companies: column\\(s\\) \\['gics_sector'\\]"):
+    with pytest.raises(MissingColumnError, match="companies: missing column\\(s\\) gics_sector"):
         chunk_descriptions(
             descriptions,
             companies.drop(columns="gics_sector"),

@@ -283,5 +283,5 @@ def test_expected_model_id_matches_loaded_ids(minilm):
 
 
 def test_embed_companies_requires_fingerprints():
-    with pytest.raises(MissingColumnError, match="chunks: column\\(s\\) \\['fingerprint'\\]"):
+    with pytest.raises(MissingColumnError, match="chunks: missing column\\(s\\) fingerprint"):
         embed_companies(_chunks("x").drop(columns="fingerprint"), HashingEmbedder())

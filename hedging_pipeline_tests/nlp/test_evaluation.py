@@ -105,7 +105,7 @@ def test_evaluate_models_gives_one_row_per_model():
     assert good["ari_gics"] == pytest.approx(1.0) and abs(noise["ari_gics"]) < 0.2
     assert good["silhouette_gics"] > 0.5 > noise["silhouette_gics"]
     assert (table["n_companies"] == 36).all()
-    with pytest.raises(MissingColumnError, match="companies: column\\(s\\) \\['gics_sector'\\]"):
+    with pytest.raises(MissingColumnError, match="companies: missing column\\(s\\) gics_sector"):
         evaluate_models(frame, companies.drop(columns="gics_sector"))
     # a model stored for two companies only is skipped with its reason, the others still scored
     tiny = pd.DataFrame({"ticker": tickers[:2], "model": "tiny", "embedding": list(x[:2])})

@@ -178,7 +178,7 @@ def test_all_sources_bad_lists_every_reason():
 
 
 def test_missing_text_column_is_a_missing_column_error():
-    with pytest.raises(MissingColumnError, match="descriptions: column\\(s\\) \\['text'\\]"):
+    with pytest.raises(MissingColumnError, match="descriptions: missing column\\(s\\) text"):
         choose_description("ABC", pd.DataFrame({"ticker": ["ABC"], "body": ["x"]}))
 
 

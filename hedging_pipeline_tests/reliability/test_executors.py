@@ -7,22 +7,21 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 
 import dagster as dg
 import pytest
 from dagster._core.utils import make_new_run_id
 
 from hedging_pipeline.defs.executors import (
-    EXECUTOR_CONFIG_ENV,
-    EXECUTOR_ENV,
     HOST_TAG,
     PID_TAG,
     build_executor,
-    executor_name,
     recover_orphaned_runs,
     run_process_tags,
 )
 from hedging_pipeline.errors import ConfigurationError
+from hedging_pipeline.settings import EXECUTOR_CONFIG_ENV, EXECUTOR_ENV, load_settings
 from hedging_pipeline_tests.conftest import make_settings
 
 POOL = "warehouse"
@@ -33,29 +32,40 @@ def settings(tmp_path):
     return make_settings(tmp_path / "raw", tmp_path / "home")
 
 
+def _executor_settings(settings, env):
+    """``settings`` with the executor fields that ``load_settings`` reads from ``env``."""
+    loaded = load_settings(env)
+    return replace(settings, executor=loaded.executor, executor_config=loaded.executor_config)
+
+
 def test_default_is_multiprocess(settings):
-    assert executor_name({}) == "multiprocess"
-    assert build_executor(settings, {}) is dg.multiprocess_executor
-    assert build_executor(settings, {EXECUTOR_ENV: " In-Process "}) is dg.in_process_executor
+    assert load_settings({}).executor == "multiprocess"
+    assert build_executor(_executor_settings(settings, {})) is dg.multiprocess_executor
+    in_process = _executor_settings(settings, {EXECUTOR_ENV: " In-Process "})
+    assert build_executor(in_process) is dg.in_process_executor
 
 
 def test_executor_config_from_json_is_validated(settings):
     configured = build_executor(
-        settings, {EXECUTOR_ENV: "multiprocess", EXECUTOR_CONFIG_ENV: '{"max_concurrent": 3}'}
+        _executor_settings(
+            settings, {EXECUTOR_ENV: "multiprocess", EXECUTOR_CONFIG_ENV: '{"max_concurrent": 3}'}
+        )
     )
     assert configured.name == "multiprocess"
     assert configured is not dg.multiprocess_executor
     with pytest.raises(ConfigurationError, match=r"executor multiprocess: .*max_concurrent"):
-        build_executor(settings, {EXECUTOR_CONFIG_ENV: '{"max_concurrent": "many"}'})
+        build_executor(
+            _executor_settings(settings, {EXECUTOR_CONFIG_ENV: '{"max_concurrent": "many"}'})
+        )
     with pytest.raises(ConfigurationError, match=r"HEDGING_EXECUTOR_CONFIG is not valid JSON"):
-        build_executor(settings, {EXECUTOR_CONFIG_ENV: "{max_concurrent: 3"})
+        load_settings({EXECUTOR_CONFIG_ENV: "{max_concurrent: 3"})
     with pytest.raises(ConfigurationError, match=r"must be a JSON object, got list"):
-        build_executor(settings, {EXECUTOR_CONFIG_ENV: "[3]"})
+        load_settings({EXECUTOR_CONFIG_ENV: "[3]"})
 
 
-def test_unknown_executor_names_the_choices(settings):
+def test_unknown_executor_names_the_choices():
     with pytest.raises(ConfigurationError, match=r"HEDGING_EXECUTOR='spark' is not one of .*k8s"):
-        build_executor(settings, {EXECUTOR_ENV: "spark"})
+        load_settings({EXECUTOR_ENV: "spark"})
 
 
 @pytest.mark.parametrize(
@@ -68,12 +78,12 @@ def test_optional_executor_without_its_package_says_what_to_install(settings, na
     except ImportError:
         pass
     else:  # pragma: no cover - the package is installed here; the import path is exercised instead
-        assert build_executor(settings, {EXECUTOR_ENV: name}).name == name
+        assert build_executor(replace(settings, executor=name)).name == name
         return
     with pytest.raises(
         ConfigurationError, match=rf"needs the package {package}.*pip install {package}=="
     ):
-        build_executor(settings, {EXECUTOR_ENV: name})
+        build_executor(replace(settings, executor=name))
 
 
 def test_jobs_of_the_code_location_use_the_configured_executor(monkeypatch, demo_raw_dir, tmp_path):
@@ -83,10 +93,10 @@ def test_jobs_of_the_code_location_use_the_configured_executor(monkeypatch, demo
     from hedging_pipeline.definitions import build_definitions
 
     monkeypatch.setenv(EXECUTOR_ENV, "in_process")
-    defs = build_definitions(make_settings(demo_raw_dir, tmp_path / "home"))
+    assert load_settings().executor == "in_process"
+    defs = build_definitions(make_settings(demo_raw_dir, tmp_path / "home", executor="in_process"))
     job = defs.resolve_job_def("stage_0_unpartitioned")
     assert job.executor_def.name == "in_process"
-    monkeypatch.delenv(EXECUTOR_ENV)
     defs = build_definitions(make_settings(demo_raw_dir, tmp_path / "home"))
     assert defs.resolve_job_def("stage_0_unpartitioned").executor_def.name == "multiprocess"
 

@@ -166,7 +166,7 @@ def test_errors(planted):
     bad.loc[7, "ret"] = np.nan
     with pytest.raises(InvalidValueError, match="ret is NaN for factor Utilities on 2010-01-05"):
         rolling_factor_covariance(bad, [last], window_days=10)
-    with pytest.raises(DuplicateRowsError, match="repeats, e.g. market"):
+    with pytest.raises(DuplicateRowsError, match="repeats, e.g. .*factor market"):
         rolling_factor_covariance(pd.concat([frame.iloc[:1], frame]), [last], window_days=10)
     with pytest.raises(MissingColumnError, match="factor_returns: missing column"):
         rolling_factor_covariance(frame.drop(columns="ret"), [last], window_days=10)

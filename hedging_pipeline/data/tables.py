@@ -1,0 +1,124 @@
+"""Columns of each warehouse table (CONTRACT.md, "Warehouse tables"), in the order they are written.
+
+Pure: names only. The module that builds a table and every module that reads it import its tuple from here,
+so a column is added or renamed in one place. (The raw drop-folder files are described in
+:mod:`hedging_pipeline.data.schema`.)
+"""
+
+from __future__ import annotations
+
+from hedging_pipeline.types import STYLE_FACTORS
+
+# -- panels -----------------------------------------------------------------------------------------------------
+PRICE_COLUMNS = (
+    "date",
+    "ticker",
+    "open",
+    "high",
+    "low",
+    "close",
+    "adj_close",
+    "volume",
+    "dividend",
+    "split_coefficient",
+    "split_factor",
+    "is_stale",
+    "adj_close_source",
+)
+"""``prices`` (cleaned)."""
+
+RETURN_COLUMNS = ("date", "ticker", "ret")
+"""``daily_returns`` and ``specific_returns``."""
+
+# -- risk model -------------------------------------------------------------------------------------------------
+EXPOSURE_COLUMNS = ("date", "ticker", "industry", "market_cap", *STYLE_FACTORS)
+"""``style_exposures``."""
+
+COVARIANCE_COLUMNS = ("date", "factor_1", "factor_2", "cov")
+"""``factor_covariance``."""
+
+# -- semantic peers ---------------------------------------------------------------------------------------------
+CHUNK_COLUMNS = ("ticker", "chunk_index", "text", "n_tokens", "source", "fingerprint", "model")
+"""``description_chunks``; ``model`` is the id of the embedder whose tokenizer counted ``n_tokens``."""
+
+EMBEDDING_COLUMNS = ("ticker", "model", "embedding", "fingerprint", "n_chunks")
+"""``company_embeddings``."""
+
+PEER_COLUMNS = ("ticker", "peer", "rank", "similarity", "model")
+"""``semantic_peers``."""
+
+EVALUATION_COLUMNS = (
+    "model",
+    "silhouette_gics",
+    "ari_gics",
+    "ami_gics",
+    "peer_sector_precision",
+    "n_companies",
+    "n_sectors",
+)
+"""``embedding_evaluation``."""
+
+# -- hedges and backtest ----------------------------------------------------------------------------------------
+WEIGHT_COLUMNS = ("as_of", "ticker", "method", "hedge_ticker", "weight")
+"""``hedge_weights``."""
+
+DIAGNOSTIC_COLUMNS = (
+    "as_of",
+    "ticker",
+    "method",
+    "predicted_te",
+    "lower_bound",
+    "gap",
+    "solve_ms",
+    "objective",
+    "target_vol",
+    "n_names",
+    "n_candidates",
+    "status",
+    "risk_source",
+    "fingerprint",
+    "message",
+)
+"""``hedge_diagnostics`` columns: CONTRACT's first seven, then ours. ``lower_bound`` and
+``objective`` are annualised variances, ``predicted_te`` and ``target_vol`` annualised vols;
+``status`` is ``certified``/``uncertified``/``fixed_weights``, or ``infeasible`` (then the numbers
+are NaN, there are no weights and ``message`` says why)."""
+
+RESULT_COLUMNS = (
+    "as_of",
+    "ticker",
+    "method",
+    "scope",
+    "horizon_days",
+    "vol_unhedged",
+    "vol_hedged",
+    "predicted_te",
+    "variance_reduction",
+    "test_start",
+    "test_end",
+    "n_rebalances",
+    "n_missing_hedge_returns",
+)
+"""``backtest_results``: rebalance rows, then full-period rows."""
+
+DAILY_COLUMNS = ("date", "as_of", "ticker", "method", "ret_target", "ret_basket", "ret_hedged")
+"""The stitched out-of-sample daily series of every evaluated hedge (the backtest report reads it)."""
+
+SKIPPED_COLUMNS = ("as_of", "ticker", "method", "reason")
+"""Hedges the backtest could not evaluate, with the reason."""
+
+SUMMARY_COLUMNS = (
+    "method",
+    "n_targets",
+    "median_variance_reduction",
+    "mean_variance_reduction",
+    "win_rate_vs_factor",
+    "median_variance_reduction_ci_low",
+    "median_variance_reduction_ci_high",
+    "win_rate_ci_low",
+    "win_rate_ci_high",
+    "median_te_ratio",
+    "median_vol_unhedged",
+    "median_vol_hedged",
+)
+"""``backtest_summary``: one row per method."""
