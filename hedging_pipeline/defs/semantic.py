@@ -38,10 +38,11 @@ from hedging_pipeline.nlp.chunking import (
     chunk_violations,
 )
 from hedging_pipeline.nlp.clustering import MIN_CLUSTER_SIZE, map_universe
-from hedging_pipeline.nlp.embedding import embed_companies, expected_model_id
+from hedging_pipeline.nlp.embedding import expected_model_id
 from hedging_pipeline.nlp.evaluation import evaluate_models
 from hedging_pipeline.nlp.peers import DEFAULT_N_PEERS, embeddings_matrix, nearest_peers
 from hedging_pipeline.nlp.text import company_texts
+from hedging_pipeline.nlp.vectors import embed_companies
 from hedging_pipeline.reporting.nlp_report import (
     ai_view_markdown,
     cluster_scatter_png,
@@ -155,16 +156,55 @@ def _issues_markdown(issues) -> str:
     return frame_to_markdown(frame, max_rows=50)
 
 
-def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
-    """Assets (with their checks) of the semantic area."""
-    per_ticker = {
+def _per_ticker(parts: PartitionSet) -> dict:
+    """Decorator arguments shared by the per-ticker assets."""
+    return {
         "partitions_def": parts.tickers,
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "owners": [OWNER],
         "group_name": GROUP_NLP,
     }
-    universe_wide = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_NLP}
 
+
+UNIVERSE_WIDE = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_NLP}
+"""Decorator arguments shared by the unpartitioned assets."""
+
+
+def _single_version(tickers: list[str], fingerprints: pd.Series) -> dg.DataVersion | None:
+    """The data version of a one-ticker run (its fingerprint); None for a range."""
+    if len(tickers) == 1 and len(fingerprints):
+        return dg.DataVersion(fingerprints.iloc[0])
+    return None
+
+
+def _chunk_checks(failed: tuple[str, ...], n_tickers: int) -> list[dg.AssetCheckResult]:
+    """Check results of ``description_chunks`` (the blocking rule passed when this runs)."""
+    return [
+        dg.AssetCheckResult(
+            check_name="header_and_budget", passed=True, metadata={"violations": 0}
+        ),
+        dg.AssetCheckResult(
+            check_name="companies_with_text",
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{len(failed)} of {n_tickers} companies have no usable description",
+            metadata={"tickers": dg.MetadataValue.json(list(failed))},
+        ),
+    ]
+
+
+def _raise_on_violations(violations: pd.DataFrame) -> None:
+    """Stop ``description_chunks`` (the warehouse keeps its earlier chunks) on a broken chunk."""
+    if violations.empty:
+        return
+    first = violations.iloc[0]
+    raise DataError(
+        f"description_chunks: {len(violations)} chunks break the header/budget rule, e.g. "
+        f"ticker {first['ticker']} chunk {first['chunk_index']}: {first['problem']}"
+    )
+
+
+def _description_chunks_asset(parts: PartitionSet) -> dg.AssetsDefinition:
     @dg.asset(
         deps=["raw_descriptions", "raw_companies"],
         pool=WAREHOUSE_POOL,
@@ -173,7 +213,7 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         check_specs=check_specs(
             "description_chunks", ["header_and_budget"], ["companies_with_text"]
         ),
-        **per_ticker,
+        **_per_ticker(parts),
     )
     def description_chunks(
         context: dg.AssetExecutionContext,
@@ -194,51 +234,47 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
             model_id=embedder.model_id,
             config=chunking,
         )
-        violations = chunk_violations(run.chunks, chunking.max_tokens)
-        if not violations.empty:  # blocking rule: the warehouse keeps its earlier chunks
-            first = violations.iloc[0]
-            raise DataError(
-                f"description_chunks: {len(violations)} chunks break the header/budget rule, e.g. "
-                f"ticker {first['ticker']} chunk {first['chunk_index']}: {first['problem']}"
-            )
+        _raise_on_violations(chunk_violations(run.chunks, chunking.max_tokens))
         wh.replace_rows("description_chunks", run.chunks, keys={"ticker": tickers})
         fingerprints = run.chunks.groupby("ticker")["fingerprint"].first()
         for ticker, fingerprint in fingerprints.items():
             context.add_asset_metadata({"fingerprint": fingerprint}, partition_key=ticker)
-        failed = run.failed_tickers
         meta = frame_metadata(run.chunks.drop(columns=["fingerprint"]), date_column=None)
         meta.update(
             token_budget=chunking.max_tokens,
             max_n_tokens=int(run.chunks["n_tokens"].max()) if len(run.chunks) else 0,
-            tickers_without_text=dg.MetadataValue.json(list(failed)),
+            tickers_without_text=dg.MetadataValue.json(list(run.failed_tickers)),
             issues=dg.MetadataValue.md(_issues_markdown(run.issues)),
         )
-        checks = [
-            dg.AssetCheckResult(
-                check_name="header_and_budget", passed=True, metadata={"violations": 0}
-            ),
-            dg.AssetCheckResult(
-                check_name="companies_with_text",
-                passed=not failed,
-                severity=dg.AssetCheckSeverity.WARN,
-                description=f"{len(failed)} of {len(tickers)} companies have no usable description",
-                metadata={"tickers": dg.MetadataValue.json(list(failed))},
-            ),
-        ]
-        version = (
-            dg.DataVersion(fingerprints.iloc[0])
-            if len(tickers) == 1 and len(fingerprints)
-            else None
+        return dg.MaterializeResult(
+            metadata=meta,
+            check_results=_chunk_checks(run.failed_tickers, len(tickers)),
+            data_version=_single_version(tickers, fingerprints),
         )
-        return dg.MaterializeResult(metadata=meta, check_results=checks, data_version=version)
 
+    return description_chunks
+
+
+def _record_embedding_partitions(context: dg.AssetExecutionContext, run) -> None:
+    """Per-ticker metadata of ``company_embeddings``: fingerprint and whether it was embedded."""
+    for row in run.embeddings.itertuples(index=False):
+        context.add_asset_metadata(
+            {"fingerprint": row.fingerprint, "status": "embedded"}, partition_key=row.ticker
+        )
+    for ticker in run.skipped:
+        context.add_asset_metadata({"status": "unchanged (not re-embedded)"}, partition_key=ticker)
+
+
+def _company_embeddings_asset(
+    parts: PartitionSet, upstream: dg.AssetsDefinition
+) -> dg.AssetsDefinition:
     @dg.asset(
-        deps=[description_chunks],
+        deps=[upstream],
         pool=GPU_POOL,
         op_tags=GPU_OP_TAGS,
         kinds={"pytorch", "duckdb"},
         check_specs=check_specs("company_embeddings", [], ["companies_embedded"]),
-        **per_ticker,
+        **_per_ticker(parts),
     )
     def company_embeddings(
         context: dg.AssetExecutionContext,
@@ -262,23 +298,13 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
             progress=_progress_logger(context),
         )
         without_chunks = sorted(set(tickers) - set(chunks["ticker"]))
-        replaced = [
-            *run.embeddings["ticker"],
-            *without_chunks,
-        ]  # stale vectors of text-less companies go
+        replaced = [*run.embeddings["ticker"], *without_chunks]  # stale vectors of text-less go
         wh.replace_rows(
             "company_embeddings",
             run.embeddings,
             keys={"ticker": replaced, "model": [embedder.model_id]},
         )
-        for row in run.embeddings.itertuples(index=False):
-            context.add_asset_metadata(
-                {"fingerprint": row.fingerprint, "status": "embedded"}, partition_key=row.ticker
-            )
-        for ticker in run.skipped:
-            context.add_asset_metadata(
-                {"status": "unchanged (not re-embedded)"}, partition_key=ticker
-            )
+        _record_embedding_partitions(context, run)
         meta = {
             "model": embedder.model_id,
             "dimension": embedder.dimension,
@@ -293,18 +319,18 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
             severity=dg.AssetCheckSeverity.WARN,
             description=f"{len(without_chunks)} of {len(tickers)} companies have no chunks (see description_chunks)",
         )
-        version = (
-            dg.DataVersion(run.embeddings["fingerprint"].iloc[0])
-            if len(tickers) == 1 and len(run.embeddings)
-            else None
-        )
+        version = _single_version(tickers, run.embeddings["fingerprint"])
         return dg.MaterializeResult(metadata=meta, check_results=[check], data_version=version)
 
+    return company_embeddings
+
+
+def _semantic_peers_asset(upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
-        deps=[company_embeddings],
+        deps=[upstream],
         kinds={"duckdb", "numpy"},
         check_specs=check_specs("semantic_peers", [], ["top_peer_same_sector"]),
-        **universe_wide,
+        **UNIVERSE_WIDE,
     )
     def semantic_peers(
         config: PeersConfig, warehouse: WarehouseResource, embedding_model: EmbeddingModelResource
@@ -332,11 +358,15 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         )
         return dg.MaterializeResult(metadata=meta, check_results=[check])
 
+    return semantic_peers
+
+
+def _embedding_evaluation_asset(upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
-        deps=[company_embeddings],
+        deps=[upstream],
         kinds={"duckdb", "scikitlearn"},
         check_specs=check_specs("embedding_evaluation", [], ["sectors_separated"]),
-        **universe_wide,
+        **UNIVERSE_WIDE,
     )
     def embedding_evaluation(
         warehouse: WarehouseResource, embedding_model: EmbeddingModelResource
@@ -364,11 +394,27 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         )
         return dg.MaterializeResult(metadata=meta, check_results=[check])
 
+    return embedding_evaluation
+
+
+def _skipped_map(wh: Warehouse, model: str, error: InvalidValueError) -> dg.MaterializeResult:
+    """Too few companies for a map: an empty table, a failed WARN check, the run goes on."""
+    wh.replace_table("company_clusters", _EMPTY_CLUSTERS.assign(model=model))
+    check = dg.AssetCheckResult(
+        check_name="noise_fraction",
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=str(error),
+    )
+    return dg.MaterializeResult(metadata={"skipped": str(error)}, check_results=[check])
+
+
+def _company_clusters_asset(upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
-        deps=[company_embeddings, "raw_descriptions"],
+        deps=[upstream, "raw_descriptions"],
         kinds={"duckdb", "umap"},
         check_specs=check_specs("company_clusters", [], ["noise_fraction"]),
-        **universe_wide,
+        **UNIVERSE_WIDE,
     )
     def company_clusters(
         config: ClustersConfig,
@@ -390,21 +436,8 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
                 seed=config.seed,
                 min_cluster_size=config.min_cluster_size,
             )
-        except (
-            InvalidValueError
-        ) as error:  # too few companies for a map: say so, keep the run going
-            wh.replace_table("company_clusters", _EMPTY_CLUSTERS.assign(model=model))
-            return dg.MaterializeResult(
-                metadata={"skipped": str(error)},
-                check_results=[
-                    dg.AssetCheckResult(
-                        check_name="noise_fraction",
-                        passed=False,
-                        severity=dg.AssetCheckSeverity.WARN,
-                        description=str(error),
-                    )
-                ],
-            )
+        except InvalidValueError as error:
+            return _skipped_map(wh, model, error)
         frame = universe.clusters.frame.assign(model=model)
         wh.replace_table("company_clusters", frame)
         png = cluster_scatter_png(frame, roles=universe.roles, title=f"Company map ({model})")
@@ -434,12 +467,19 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         )
         return dg.MaterializeResult(metadata=meta, check_results=[check])
 
+    return company_clusters
+
+
+def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
+    """Assets (with their checks) of the semantic area."""
+    chunks = _description_chunks_asset(parts)
+    embeddings = _company_embeddings_asset(parts, chunks)
     return dg.Definitions(
         assets=[
-            description_chunks,
-            company_embeddings,
-            semantic_peers,
-            embedding_evaluation,
-            company_clusters,
+            chunks,
+            embeddings,
+            _semantic_peers_asset(embeddings),
+            _embedding_evaluation_asset(embeddings),
+            _company_clusters_asset(embeddings),
         ]
     )

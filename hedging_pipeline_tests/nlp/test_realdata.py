@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hedging_pipeline.nlp.chunking import ChunkingConfig, chunk_descriptions
-from hedging_pipeline.nlp.embedding import embed_companies
 from hedging_pipeline.nlp.evaluation import evaluate_embeddings
 from hedging_pipeline.nlp.peers import embeddings_matrix, nearest_peers
+from hedging_pipeline.nlp.vectors import embed_companies
 
 pytestmark = pytest.mark.realdata
 
