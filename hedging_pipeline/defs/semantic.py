@@ -31,6 +31,7 @@ from hedging_pipeline.defs.panels import check_specs
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
 from hedging_pipeline.errors import DataError, InvalidValueError
+from hedging_pipeline.nlp.baseline import LSA_MODEL_ID, lsa_company_embeddings
 from hedging_pipeline.nlp.chunking import (
     CHUNKER_VERSION,
     ChunkingConfig,
@@ -40,6 +41,7 @@ from hedging_pipeline.nlp.chunking import (
 from hedging_pipeline.nlp.clustering import MIN_CLUSTER_SIZE, map_universe
 from hedging_pipeline.nlp.embedding import expected_model_id
 from hedging_pipeline.nlp.evaluation import evaluate_models
+from hedging_pipeline.nlp.headers import DEFAULT_HEADER, gics_labels_in_headers
 from hedging_pipeline.nlp.peers import DEFAULT_N_PEERS, embeddings_matrix, nearest_peers
 from hedging_pipeline.nlp.text import company_texts
 from hedging_pipeline.nlp.vectors import embed_companies
@@ -81,11 +83,16 @@ PROGRESS_STEPS = 10
 
 
 class ChunkingRunConfig(dg.Config):
-    """Chunking settings (all enter the content fingerprint); ``max_tokens`` is capped by the model."""
+    """Chunking settings (all enter the content fingerprint); ``max_tokens`` is capped by the model.
+
+    ``header``: ``title`` (default, the seed's ``Title: <company name>``) or ``title+sector``
+    (adds the GICS sector; embedding_evaluation then withholds its GICS scores).
+    """
 
     max_tokens: int = ChunkingConfig.max_tokens
     overlap_tokens: int = ChunkingConfig.overlap_tokens
     max_chunks: int = ChunkingConfig.max_chunks
+    header: str = DEFAULT_HEADER
 
     def to_domain(self, model_max_tokens: int) -> ChunkingConfig:
         """The domain settings for a model whose budget is ``model_max_tokens``."""
@@ -93,6 +100,7 @@ class ChunkingRunConfig(dg.Config):
             max_tokens=min(self.max_tokens, model_max_tokens),
             overlap_tokens=self.overlap_tokens,
             max_chunks=self.max_chunks,
+            header=self.header,
         )
 
 
@@ -226,9 +234,10 @@ def _description_chunks_asset(parts: PartitionSet) -> dg.AssetsDefinition:
         embedder = embedding_model.get_embedder()
         wh = warehouse.get()
         chunking = config.to_domain(embedder.max_tokens)
+        companies = wh.read("raw_companies")
         run = chunk_descriptions(
             wh.read("raw_descriptions", tickers=tickers),
-            wh.read("raw_companies"),
+            companies,
             tickers,
             embedder.count_tokens,
             model_id=embedder.model_id,
@@ -241,6 +250,8 @@ def _description_chunks_asset(parts: PartitionSet) -> dg.AssetsDefinition:
             context.add_asset_metadata({"fingerprint": fingerprint}, partition_key=ticker)
         meta = frame_metadata(run.chunks.drop(columns=["fingerprint"]), date_column=None)
         meta.update(
+            header=chunking.header,
+            headers_with_gics_labels=len(gics_labels_in_headers(run.chunks, companies)),
             token_budget=chunking.max_tokens,
             max_n_tokens=int(run.chunks["n_tokens"].max()) if len(run.chunks) else 0,
             tickers_without_text=dg.MetadataValue.json(list(run.failed_tickers)),
@@ -265,6 +276,17 @@ def _record_embedding_partitions(context: dg.AssetExecutionContext, run) -> None
         context.add_asset_metadata({"status": "unchanged (not re-embedded)"}, partition_key=ticker)
 
 
+def _refit_baseline(wh: Warehouse) -> str:
+    """Refit the TF-IDF + LSA baseline on every stored company's chunks; say what was stored."""
+    universe = wh.read("raw_companies", columns=["ticker"])["ticker"].tolist()
+    try:
+        vectors = lsa_company_embeddings(wh.read("description_chunks", tickers=universe))
+    except InvalidValueError as error:  # a tiny universe: the transformer rows still count
+        return f"not fitted: {error}"
+    wh.replace_rows("company_embeddings", vectors, keys={"model": [LSA_MODEL_ID]})
+    return f"{LSA_MODEL_ID}: {len(vectors)} companies (refitted on all stored chunks)"
+
+
 def _company_embeddings_asset(
     parts: PartitionSet, upstream: dg.AssetsDefinition
 ) -> dg.AssetsDefinition:
@@ -282,7 +304,7 @@ def _company_embeddings_asset(
         warehouse: WarehouseResource,
         embedding_model: EmbeddingModelResource,
     ) -> dg.MaterializeResult:
-        """One unit vector per company (pooled chunk embeddings); unchanged companies are not re-embedded."""
+        """One unit vector per company (pooled chunk embeddings) plus the TF-IDF + LSA baseline; unchanged companies are not re-embedded."""
         tickers = list(context.partition_keys)
         embedder = embedding_model.get_embedder()
         wh = warehouse.get()
@@ -305,8 +327,10 @@ def _company_embeddings_asset(
             keys={"ticker": replaced, "model": [embedder.model_id]},
         )
         _record_embedding_partitions(context, run)
+        baseline = _refit_baseline(wh)
         meta = {
             "model": embedder.model_id,
+            "baseline": baseline,
             "dimension": embedder.dimension,
             "chunks_embedded": run.n_chunks_embedded,
             "companies_embedded": len(run.embeddings),

@@ -139,7 +139,8 @@ class EmbeddingRun:
     ----------
     embeddings : pd.DataFrame
         Columns ticker, model, embedding (float32 array), fingerprint (:func:`embedding_fingerprint`),
-        n_chunks, for the companies whose fingerprint changed (or was missing); sorted by ticker.
+        n_chunks, header (the chunks' header option; None when the chunks do not say), for the
+        companies whose fingerprint changed (or was missing); sorted by ticker.
     skipped : tuple of str
         Tickers whose stored fingerprint matched (not re-embedded).
     n_chunks_embedded : int
@@ -151,7 +152,8 @@ class EmbeddingRun:
     n_chunks_embedded: int
 
 
-EMBEDDING_COLUMNS = ("ticker", "model", "embedding", "fingerprint", "n_chunks")
+EMBEDDING_COLUMNS = ("ticker", "model", "embedding", "fingerprint", "n_chunks", "header")
+"""``header`` is the chunk header option the vector's text was made with (evaluations read it)."""
 
 
 def embed_companies(
@@ -206,6 +208,8 @@ def embed_companies(
         [stored.get(t) == f for t, f in zip(fingerprints.index, fingerprints, strict=True)]
     ]
     todo = ordered[~ordered["ticker"].isin(set(unchanged))]
+    header = ordered["header"] if "header" in ordered.columns else pd.Series(None, ordered.index)
+    headers = header.groupby(ordered["ticker"], sort=True).first()
     if todo.empty:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in EMBEDDING_COLUMNS})
         return EmbeddingRun(empty, tuple(unchanged), 0)
@@ -220,6 +224,7 @@ def embed_companies(
             "embedding": list(pooled.embeddings.astype(np.float32)),
             "fingerprint": fingerprints.loc[list(pooled.tickers)].to_numpy(),
             "n_chunks": list(pooled.n_chunks),
+            "header": headers.loc[list(pooled.tickers)].to_numpy(),
         }
     )
     return EmbeddingRun(frame, tuple(unchanged), len(todo))
