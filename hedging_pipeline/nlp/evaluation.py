@@ -237,7 +237,7 @@ class ModelEvaluations:
     skipped: tuple[str, ...] = ()
 
 
-def _model_header(embeddings: pd.DataFrame, model: str) -> str:
+def model_header(embeddings: pd.DataFrame, model: str) -> str:
     """The header option of ``model``'s rows: one value, ``mixed: a, b``, or ``unknown``."""
     if "header" not in embeddings.columns:
         return "unknown"
@@ -298,7 +298,7 @@ def evaluate_models(
     models, common, skipped = _compared_models(embeddings)
     rows = []
     for model in models:
-        header = _model_header(embeddings, model)
+        header = model_header(embeddings, model)
         leak = header_carries_gics(header)
         shared = embeddings[embeddings["ticker"].astype(str).isin(common)]
         tickers, matrix = embeddings_matrix(shared, model)

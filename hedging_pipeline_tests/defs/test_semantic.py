@@ -108,6 +108,18 @@ def test_semantic_assets_materialise_and_rerun_embeds_nothing(semantic_env):
     cluster_meta = _meta(universe, "company_clusters")
     assert "data:image/png;base64," in cluster_meta["company_map"].value
     assert "makers" in cluster_meta["ai_makers_vs_users"].value
+    assert cluster_meta["header"].value == "title"
+    assert cluster_meta["n_between_clusters"].value == len(cluster_meta["between_tickers"].value)
+    assert (
+        "between" in cluster_meta["between_clusters"].value
+        or "|" in cluster_meta["between_clusters"].value
+    )
+    assert "ari_gics" in cluster_meta  # title-only text: HDBSCAN vs GICS is reported
+    report = (settings.reports_dir / "semantic_map.md").read_text()
+    assert "![company map](company_clusters.png)" in report
+    assert "## Companies between two clusters" in report and "## AI makers vs AI users" in report
+    side_by_side = (settings.reports_dir / "embedding_evaluation.md").read_text()
+    assert "hashing" in side_by_side.splitlines()[2] and LSA_MODEL_ID in side_by_side
 
     # second run with unchanged text: nothing re-embedded, tables identical
     before = {t: wh.read(t) for t in ("description_chunks", "company_embeddings")}
@@ -125,7 +137,7 @@ def test_semantic_assets_materialise_and_rerun_embeds_nothing(semantic_env):
 def test_bad_companies_are_reported_and_do_not_stop_the_rest(semantic_env):
     settings, instance, _, _, wh, tickers = semantic_env
     _run(semantic_env, PER_TICKER)
-    good_before = wh.read("company_embeddings")
+    good_before = wh.read("company_embeddings", where={"model": ["hashing"]})
     blank, foreign, edited = tickers[0], tickers[1], tickers[2]
     descriptions = wh.read("raw_descriptions")
     descriptions.loc[descriptions["ticker"] == blank, "text"] = "   "
@@ -144,8 +156,11 @@ def test_bad_companies_are_reported_and_do_not_stop_the_rest(semantic_env):
     assert "ZZZZ has no description" in issues
     assert not _check(result, "companies_embedded").passed
 
-    embeddings = wh.read("company_embeddings")
+    stored = wh.read("company_embeddings")
+    embeddings = stored[stored["model"] == "hashing"].reset_index(drop=True)
     assert set(embeddings["ticker"]) == set(good_before["ticker"]) - {blank, foreign}
+    # the baseline is refitted on the companies that still have chunks
+    assert set(stored.loc[stored["model"] == LSA_MODEL_ID, "ticker"]) == set(embeddings["ticker"])
     assert _meta(result, "company_embeddings")["companies_embedded"].value == 1  # only the edit
     kept = good_before[~good_before["ticker"].isin([blank, foreign, edited])].reset_index(drop=True)
     pd.testing.assert_frame_equal(
