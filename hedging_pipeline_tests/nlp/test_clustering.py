@@ -7,6 +7,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.nlp.clustering import (
+    BETWEEN_MIN_RATIO,
+    BETWEEN_MIN_VOTES,
     NOISE,
     ai_cluster_view,
     ai_roles,
@@ -87,7 +89,8 @@ def test_companies_between_two_clusters_are_listed_with_both():
     nearest = [names[i] for i in np.argsort(-sims)[:10]]
     votes = pd.Series([clusters[t] for t in nearest if clusters[t] != NOISE]).value_counts()
     listed = "LEAN" in set(found["ticker"])
-    assert listed == (len(votes) > 1 and votes.iloc[1] >= max(2, 0.5 * votes.iloc[0]))
+    second = votes.iloc[1] if len(votes) > 1 else 0
+    assert listed == (second >= max(BETWEEN_MIN_VOTES, BETWEEN_MIN_RATIO * votes.iloc[0]))
 
 
 def test_central_members_name_each_cluster():
