@@ -10,7 +10,13 @@
 * ``company_embeddings`` runs in the ``gpu`` pool and carries GPU op tags, so an executor with GPUs
   (Kubernetes, or a run queue with a gpu pool limit of 1) can place it; the warehouse is touched
   briefly.
-* ``semantic_peers``, ``embedding_evaluation``, ``company_clusters`` are unpartitioned.
+* Chunk headers are the seed's ``Title: <company name>``; ``title+sector`` is an opt-in
+  (``ChunkingRunConfig.header``), recorded per row, and GICS scores of such text are withheld.
+* ``company_embeddings`` also refits the TF-IDF + LSA baseline (model ``tfidf-lsa-100``) on every
+  stored company's chunks, so ``embedding_evaluation`` compares both models on the same companies.
+* ``semantic_peers`` (``DEFAULT_N_PEERS`` = the hedges' semantic candidates),
+  ``embedding_evaluation`` and ``company_clusters`` (map, AI makers vs users, companies between two
+  clusters; reports ``semantic_map.md``, ``embedding_evaluation.md``) are unpartitioned.
 
 A company whose text is missing or unusable never stops the others: it is listed in the run's
 metadata and in a WARN check.
