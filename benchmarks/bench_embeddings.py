@@ -31,15 +31,11 @@ from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
 from hedging_pipeline.nlp.chunking import ChunkingConfig, chunk_descriptions
 from hedging_pipeline.nlp.clustering import NOISE, ai_cluster_view, ai_roles, cluster_companies
-from hedging_pipeline.nlp.embedding import (
-    DEFAULT_EMBEDDING_MODEL,
-    embed_companies,
-    load_embedder,
-    pool_chunk_embeddings,
-)
+from hedging_pipeline.nlp.embedding import DEFAULT_EMBEDDING_MODEL, load_embedder
 from hedging_pipeline.nlp.evaluation import evaluate_embeddings
 from hedging_pipeline.nlp.peers import nearest_peers
 from hedging_pipeline.nlp.text import clean_description
+from hedging_pipeline.nlp.vectors import embed_companies, pool_chunk_embeddings
 from hedging_pipeline.reporting.nlp_report import ai_view_markdown, cluster_scatter_png
 
 warnings.filterwarnings("ignore")

@@ -38,10 +38,20 @@ COVARIANCE_COLUMNS = ("date", "factor_1", "factor_2", "cov")
 """``factor_covariance``."""
 
 # -- semantic peers ---------------------------------------------------------------------------------------------
-CHUNK_COLUMNS = ("ticker", "chunk_index", "text", "n_tokens", "source", "fingerprint", "model")
-"""``description_chunks``; ``model`` is the id of the embedder whose tokenizer counted ``n_tokens``."""
+CHUNK_COLUMNS = (
+    "ticker",
+    "chunk_index",
+    "text",
+    "n_tokens",
+    "source",
+    "fingerprint",
+    "model",
+    "header",
+)
+"""``description_chunks``; ``model`` is the id of the embedder whose tokenizer counted ``n_tokens``,
+``header`` the header option that made each chunk's first line."""
 
-EMBEDDING_COLUMNS = ("ticker", "model", "embedding", "fingerprint", "n_chunks")
+EMBEDDING_COLUMNS = ("ticker", "model", "embedding", "fingerprint", "n_chunks", "header")
 """``company_embeddings``."""
 
 PEER_COLUMNS = ("ticker", "peer", "rank", "similarity", "model")
@@ -49,10 +59,14 @@ PEER_COLUMNS = ("ticker", "peer", "rank", "similarity", "model")
 
 EVALUATION_COLUMNS = (
     "model",
+    "header",
+    "gics_in_text",
     "silhouette_gics",
     "ari_gics",
     "ami_gics",
     "peer_sector_precision",
+    "peer_sub_industry_precision",
+    "precision_k",
     "n_companies",
     "n_sectors",
 )

@@ -10,11 +10,20 @@
 * ``company_embeddings`` runs in the ``gpu`` pool and carries GPU op tags, so an executor with GPUs
   (Kubernetes, or a run queue with a gpu pool limit of 1) can place it; the warehouse is touched
   briefly.
-* ``semantic_peers``, ``embedding_evaluation``, ``company_clusters`` are unpartitioned.
+* Chunk headers are the seed's ``Title: <company name>``; ``title+sector`` is an opt-in
+  (``ChunkingRunConfig.header``), recorded per row, and GICS scores of such text are withheld.
+* ``company_embeddings`` also refits the TF-IDF + LSA baseline (model ``tfidf-lsa-100``) on every
+  stored company's chunks, so ``embedding_evaluation`` compares both models on the same companies.
+* ``semantic_peers`` (``DEFAULT_N_PEERS`` = the hedges' semantic candidates),
+  ``embedding_evaluation`` and ``company_clusters`` (map, AI makers vs users, companies between two
+  clusters; reports ``semantic_map.md``, ``embedding_evaluation.md``) are unpartitioned.
 
 A company whose text is missing or unusable never stops the others: it is listed in the run's
 metadata and in a WARN check.
 """
+
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -31,22 +40,36 @@ from hedging_pipeline.defs.panels import check_specs
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
 from hedging_pipeline.errors import DataError, InvalidValueError
+from hedging_pipeline.nlp.baseline import LSA_MODEL_ID, lsa_company_embeddings
 from hedging_pipeline.nlp.chunking import (
     CHUNKER_VERSION,
     ChunkingConfig,
     chunk_descriptions,
     chunk_violations,
 )
-from hedging_pipeline.nlp.clustering import MIN_CLUSTER_SIZE, map_universe
-from hedging_pipeline.nlp.embedding import embed_companies
-from hedging_pipeline.nlp.evaluation import evaluate_models
+from hedging_pipeline.nlp.clustering import (
+    MIN_CLUSTER_SIZE,
+    UniverseMap,
+    central_members,
+    map_universe,
+)
+from hedging_pipeline.nlp.evaluation import evaluate_models, model_header
+from hedging_pipeline.nlp.headers import (
+    DEFAULT_HEADER,
+    gics_labels_in_headers,
+    header_carries_gics,
+)
 from hedging_pipeline.nlp.peers import DEFAULT_N_PEERS, embeddings_matrix, nearest_peers
 from hedging_pipeline.nlp.text import company_texts
+from hedging_pipeline.nlp.vectors import embed_companies
 from hedging_pipeline.reporting.nlp_report import (
+    NAMES_PER_CLUSTER_LABEL,
     ai_view_markdown,
+    between_markdown,
     cluster_scatter_png,
     evaluation_markdown,
     peers_markdown,
+    semantic_map_markdown,
 )
 from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.settings import Settings
@@ -75,16 +98,23 @@ _EMPTY_CLUSTERS = pd.DataFrame(
         "y": pd.Series(dtype=float),
     }
 )
+MAP_PNG = "company_clusters.png"
+"""The map's file in the reports folder (``semantic_map.md`` links it)."""
 PROGRESS_STEPS = 10
 """Log embedding progress about this many times per run."""
 
 
 class ChunkingRunConfig(dg.Config):
-    """Chunking settings (all enter the content fingerprint); ``max_tokens`` is capped by the model."""
+    """Chunking settings (all enter the content fingerprint); ``max_tokens`` is capped by the model.
+
+    ``header``: ``title`` (default, the seed's ``Title: <company name>``) or ``title+sector``
+    (adds the GICS sector; embedding_evaluation then withholds its GICS scores).
+    """
 
     max_tokens: int = ChunkingConfig.max_tokens
     overlap_tokens: int = ChunkingConfig.overlap_tokens
     max_chunks: int = ChunkingConfig.max_chunks
+    header: str = DEFAULT_HEADER
 
     def to_domain(self, model_max_tokens: int) -> ChunkingConfig:
         """The domain settings for a model whose budget is ``model_max_tokens``."""
@@ -92,6 +122,7 @@ class ChunkingRunConfig(dg.Config):
             max_tokens=min(self.max_tokens, model_max_tokens),
             overlap_tokens=self.overlap_tokens,
             max_chunks=self.max_chunks,
+            header=self.header,
         )
 
 
@@ -119,12 +150,16 @@ def _read_or_empty(wh: Warehouse, table: str, **filters) -> pd.DataFrame:
     return wh.read(table, **filters) if wh.has_table(table) else pd.DataFrame()
 
 
-def _model_embeddings(wh: Warehouse, model: str) -> tuple[tuple[str, ...], FloatArray]:
-    """Tickers and matrix of ``model``'s vectors, restricted to the current universe."""
+def _model_embeddings(wh: Warehouse, model: str) -> tuple[tuple[str, ...], FloatArray, str]:
+    """Tickers, matrix and chunk header option of ``model``'s vectors in the current universe."""
     universe = wh.read("raw_companies", columns=["ticker"])["ticker"].tolist()
-    return embeddings_matrix(
-        wh.read("company_embeddings", tickers=universe, where={"model": [model]}), model
-    )
+    rows = wh.read("company_embeddings", tickers=universe, where={"model": [model]})
+    tickers, matrix = embeddings_matrix(rows, model)
+    return tickers, matrix, model_header(rows, model)
+
+
+def _withheld(header: str) -> str:
+    return f"GICS scores withheld: the text's chunk header `{header}` may hold a GICS label"
 
 
 def _fingerprints(stored: pd.DataFrame) -> dict[str, str]:
@@ -155,16 +190,55 @@ def _issues_markdown(issues) -> str:
     return frame_to_markdown(frame, max_rows=50)
 
 
-def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
-    """Assets (with their checks) of the semantic area."""
-    per_ticker = {
+def _per_ticker(parts: PartitionSet) -> dict:
+    """Decorator arguments shared by the per-ticker assets."""
+    return {
         "partitions_def": parts.tickers,
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "owners": [OWNER],
         "group_name": GROUP_NLP,
     }
-    universe_wide = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_NLP}
 
+
+UNIVERSE_WIDE = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_NLP}
+"""Decorator arguments shared by the unpartitioned assets."""
+
+
+def _single_version(tickers: list[str], fingerprints: pd.Series) -> dg.DataVersion | None:
+    """The data version of a one-ticker run (its fingerprint); None for a range."""
+    if len(tickers) == 1 and len(fingerprints):
+        return dg.DataVersion(fingerprints.iloc[0])
+    return None
+
+
+def _chunk_checks(failed: tuple[str, ...], n_tickers: int) -> list[dg.AssetCheckResult]:
+    """Check results of ``description_chunks`` (the blocking rule passed when this runs)."""
+    return [
+        dg.AssetCheckResult(
+            check_name="header_and_budget", passed=True, metadata={"violations": 0}
+        ),
+        dg.AssetCheckResult(
+            check_name="companies_with_text",
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{len(failed)} of {n_tickers} companies have no usable description",
+            metadata={"tickers": dg.MetadataValue.json(list(failed))},
+        ),
+    ]
+
+
+def _raise_on_violations(violations: pd.DataFrame) -> None:
+    """Stop ``description_chunks`` (the warehouse keeps its earlier chunks) on a broken chunk."""
+    if violations.empty:
+        return
+    first = violations.iloc[0]
+    raise DataError(
+        f"description_chunks: {len(violations)} chunks break the header/budget rule, e.g. "
+        f"ticker {first['ticker']} chunk {first['chunk_index']}: {first['problem']}"
+    )
+
+
+def _description_chunks_asset(parts: PartitionSet) -> dg.AssetsDefinition:
     @dg.asset(
         deps=["raw_descriptions", "raw_companies"],
         pool=WAREHOUSE_POOL,
@@ -173,7 +247,7 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         check_specs=check_specs(
             "description_chunks", ["header_and_budget"], ["companies_with_text"]
         ),
-        **per_ticker,
+        **_per_ticker(parts),
     )
     def description_chunks(
         context: dg.AssetExecutionContext,
@@ -186,59 +260,69 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         embedder = embedding_model.get_embedder()
         wh = warehouse.get()
         chunking = config.to_domain(embedder.max_tokens)
+        companies = wh.read("raw_companies")
         run = chunk_descriptions(
             wh.read("raw_descriptions", tickers=tickers),
-            wh.read("raw_companies"),
+            companies,
             tickers,
             embedder.count_tokens,
             model_id=embedder.model_id,
             config=chunking,
         )
-        violations = chunk_violations(run.chunks, chunking.max_tokens)
-        if not violations.empty:  # blocking rule: the warehouse keeps its earlier chunks
-            first = violations.iloc[0]
-            raise DataError(
-                f"description_chunks: {len(violations)} chunks break the header/budget rule, e.g. "
-                f"ticker {first['ticker']} chunk {first['chunk_index']}: {first['problem']}"
-            )
+        _raise_on_violations(chunk_violations(run.chunks, chunking.max_tokens))
         wh.replace_rows("description_chunks", run.chunks, keys={"ticker": tickers})
         fingerprints = run.chunks.groupby("ticker")["fingerprint"].first()
         for ticker, fingerprint in fingerprints.items():
             context.add_asset_metadata({"fingerprint": fingerprint}, partition_key=ticker)
-        failed = run.failed_tickers
         meta = frame_metadata(run.chunks.drop(columns=["fingerprint"]), date_column=None)
         meta.update(
+            header=chunking.header,
+            headers_with_gics_labels=len(gics_labels_in_headers(run.chunks, companies)),
             token_budget=chunking.max_tokens,
             max_n_tokens=int(run.chunks["n_tokens"].max()) if len(run.chunks) else 0,
-            tickers_without_text=dg.MetadataValue.json(list(failed)),
+            tickers_without_text=dg.MetadataValue.json(list(run.failed_tickers)),
             issues=dg.MetadataValue.md(_issues_markdown(run.issues)),
         )
-        checks = [
-            dg.AssetCheckResult(
-                check_name="header_and_budget", passed=True, metadata={"violations": 0}
-            ),
-            dg.AssetCheckResult(
-                check_name="companies_with_text",
-                passed=not failed,
-                severity=dg.AssetCheckSeverity.WARN,
-                description=f"{len(failed)} of {len(tickers)} companies have no usable description",
-                metadata={"tickers": dg.MetadataValue.json(list(failed))},
-            ),
-        ]
-        version = (
-            dg.DataVersion(fingerprints.iloc[0])
-            if len(tickers) == 1 and len(fingerprints)
-            else None
+        return dg.MaterializeResult(
+            metadata=meta,
+            check_results=_chunk_checks(run.failed_tickers, len(tickers)),
+            data_version=_single_version(tickers, fingerprints),
         )
-        return dg.MaterializeResult(metadata=meta, check_results=checks, data_version=version)
 
+    return description_chunks
+
+
+def _record_embedding_partitions(context: dg.AssetExecutionContext, run) -> None:
+    """Per-ticker metadata of ``company_embeddings``: fingerprint and whether it was embedded."""
+    for row in run.embeddings.itertuples(index=False):
+        context.add_asset_metadata(
+            {"fingerprint": row.fingerprint, "status": "embedded"}, partition_key=row.ticker
+        )
+    for ticker in run.skipped:
+        context.add_asset_metadata({"status": "unchanged (not re-embedded)"}, partition_key=ticker)
+
+
+def _refit_baseline(wh: Warehouse) -> str:
+    """Refit the TF-IDF + LSA baseline on every stored company's chunks; say what was stored."""
+    universe = wh.read("raw_companies", columns=["ticker"])["ticker"].tolist()
+    try:
+        vectors = lsa_company_embeddings(wh.read("description_chunks", tickers=universe))
+    except InvalidValueError as error:  # a tiny universe: the transformer rows still count
+        return f"not fitted: {error}"
+    wh.replace_rows("company_embeddings", vectors, keys={"model": [LSA_MODEL_ID]})
+    return f"{LSA_MODEL_ID}: {len(vectors)} companies (refitted on all stored chunks)"
+
+
+def _company_embeddings_asset(
+    parts: PartitionSet, upstream: dg.AssetsDefinition
+) -> dg.AssetsDefinition:
     @dg.asset(
-        deps=[description_chunks],
+        deps=[upstream],
         pool=GPU_POOL,
         op_tags=GPU_OP_TAGS,
         kinds={"pytorch", "duckdb"},
         check_specs=check_specs("company_embeddings", [], ["companies_embedded"]),
-        **per_ticker,
+        **_per_ticker(parts),
     )
     def company_embeddings(
         context: dg.AssetExecutionContext,
@@ -246,7 +330,7 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         warehouse: WarehouseResource,
         embedding_model: EmbeddingModelResource,
     ) -> dg.MaterializeResult:
-        """One unit vector per company (pooled chunk embeddings); unchanged companies are not re-embedded."""
+        """One unit vector per company (pooled chunk embeddings) plus the TF-IDF + LSA baseline; unchanged companies are not re-embedded."""
         tickers = list(context.partition_keys)
         embedder = embedding_model.get_embedder()
         wh = warehouse.get()
@@ -262,25 +346,17 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
             progress=_progress_logger(context),
         )
         without_chunks = sorted(set(tickers) - set(chunks["ticker"]))
-        replaced = [
-            *run.embeddings["ticker"],
-            *without_chunks,
-        ]  # stale vectors of text-less companies go
+        replaced = [*run.embeddings["ticker"], *without_chunks]  # stale vectors of text-less go
         wh.replace_rows(
             "company_embeddings",
             run.embeddings,
             keys={"ticker": replaced, "model": [embedder.model_id]},
         )
-        for row in run.embeddings.itertuples(index=False):
-            context.add_asset_metadata(
-                {"fingerprint": row.fingerprint, "status": "embedded"}, partition_key=row.ticker
-            )
-        for ticker in run.skipped:
-            context.add_asset_metadata(
-                {"status": "unchanged (not re-embedded)"}, partition_key=ticker
-            )
+        _record_embedding_partitions(context, run)
+        baseline = _refit_baseline(wh)
         meta = {
             "model": embedder.model_id,
+            "baseline": baseline,
             "dimension": embedder.dimension,
             "chunks_embedded": run.n_chunks_embedded,
             "companies_embedded": len(run.embeddings),
@@ -293,18 +369,18 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
             severity=dg.AssetCheckSeverity.WARN,
             description=f"{len(without_chunks)} of {len(tickers)} companies have no chunks (see description_chunks)",
         )
-        version = (
-            dg.DataVersion(run.embeddings["fingerprint"].iloc[0])
-            if len(tickers) == 1 and len(run.embeddings)
-            else None
-        )
+        version = _single_version(tickers, run.embeddings["fingerprint"])
         return dg.MaterializeResult(metadata=meta, check_results=[check], data_version=version)
 
+    return company_embeddings
+
+
+def _semantic_peers_asset(upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
-        deps=[company_embeddings],
+        deps=[upstream],
         kinds={"duckdb", "numpy"},
         check_specs=check_specs("semantic_peers", [], ["top_peer_same_sector"]),
-        **universe_wide,
+        **UNIVERSE_WIDE,
     )
     def semantic_peers(
         config: PeersConfig, warehouse: WarehouseResource, embedding_model: EmbeddingModelResource
@@ -312,7 +388,7 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         """Each company's nearest companies by cosine similarity of their description vectors."""
         model = embedding_model.model_id
         wh = warehouse.get()
-        tickers, matrix = _model_embeddings(wh, model)
+        tickers, matrix, header = _model_embeddings(wh, model)
         peers = nearest_peers(tickers, matrix, k=config.n_peers, model=model)
         wh.replace_rows("semantic_peers", peers, keys={"model": [model]})
         sector = wh.read("raw_companies").set_index("ticker")["gics_sector"]
@@ -321,27 +397,54 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         featured = [t for t in FEATURED_TICKERS if t in tickers] or list(tickers[:8])
         meta = frame_metadata(peers, date_column=None)
         meta.update(
-            model=model, featured_peers=dg.MetadataValue.md(peers_markdown(peers, featured))
+            model=model,
+            header=header,
+            n_peers=config.n_peers,
+            featured_peers=dg.MetadataValue.md(peers_markdown(peers, featured)),
         )
+        leak = header_carries_gics(header)
         check = dg.AssetCheckResult(
             check_name="top_peer_same_sector",
-            passed=same >= MIN_TOP_PEER_SAME_SECTOR,
+            passed=leak or same >= MIN_TOP_PEER_SAME_SECTOR,
             severity=dg.AssetCheckSeverity.WARN,
-            description=f"{same:.0%} of companies' top peer is in their GICS sector",
-            metadata={"share": same},
+            description=_withheld(header)
+            if leak
+            else f"{same:.0%} of companies' top peer is in their GICS sector (header `{header}`)",
+            metadata={} if leak else {"share": same},
         )
         return dg.MaterializeResult(metadata=meta, check_results=[check])
 
+    return semantic_peers
+
+
+def _separation_check(table: pd.DataFrame, model: str) -> dg.AssetCheckResult:
+    """WARN unless ``model``'s silhouette vs GICS is above 0 (passes when it is withheld)."""
+    current = table[table["model"] == model]
+    if len(current) and bool(current["gics_in_text"].iloc[0]):
+        description, passed = _withheld(str(current["header"].iloc[0])), True
+    else:
+        silhouette = float(current["silhouette_gics"].iloc[0]) if len(current) else float("nan")
+        description = f"silhouette vs GICS of {model}: {silhouette:.3f} (> 0 expected)"
+        passed = silhouette > 0
+    return dg.AssetCheckResult(
+        check_name="sectors_separated",
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+    )
+
+
+def _embedding_evaluation_asset(upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
-        deps=[company_embeddings],
+        deps=[upstream],
         kinds={"duckdb", "scikitlearn"},
         check_specs=check_specs("embedding_evaluation", [], ["sectors_separated"]),
-        **universe_wide,
+        **UNIVERSE_WIDE,
     )
     def embedding_evaluation(
         warehouse: WarehouseResource, embedding_model: EmbeddingModelResource
     ) -> dg.MaterializeResult:
-        """Silhouette (cosine) and ARI/AMI against GICS sectors of every stored embedding model."""
+        """Transformer vs TF-IDF/LSA baseline on the same companies: silhouette, ARI/AMI and peer precision against GICS (withheld for text holding a GICS label)."""
         model = embedding_model.model_id
         wh = warehouse.get()
         universe = wh.read("raw_companies")
@@ -349,36 +452,96 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
             wh.read("company_embeddings", tickers=universe["ticker"].tolist()), universe
         )
         wh.replace_table("embedding_evaluation", result.table)
-        current = result.table[result.table["model"] == model]
-        silhouette = float(current["silhouette_gics"].iloc[0]) if len(current) else float("nan")
+        comparison = evaluation_markdown(result.table)
+        (warehouse.reports_dir / "embedding_evaluation.md").write_text(
+            f"# Embedding models side by side\n\n{comparison}\n"
+        )
         meta = frame_metadata(result.table, date_column=None)
         meta.update(
-            comparison=dg.MetadataValue.md(evaluation_markdown(result.table)),
+            comparison=dg.MetadataValue.md(comparison),
+            headers=dg.MetadataValue.json(
+                dict(zip(result.table["model"], result.table["header"], strict=True))
+            ),
             skipped_models=dg.MetadataValue.json(list(result.skipped)),
         )
-        check = dg.AssetCheckResult(
-            check_name="sectors_separated",
-            passed=silhouette > 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"silhouette vs GICS of {model}: {silhouette:.3f} (> 0 expected)",
+        return dg.MaterializeResult(
+            metadata=meta, check_results=[_separation_check(result.table, model)]
         )
-        return dg.MaterializeResult(metadata=meta, check_results=[check])
 
+    return embedding_evaluation
+
+
+def _skipped_map(wh: Warehouse, model: str, error: InvalidValueError) -> dg.MaterializeResult:
+    """Too few companies for a map: an empty table, a failed WARN check, the run goes on."""
+    wh.replace_table("company_clusters", _EMPTY_CLUSTERS.assign(model=model))
+    check = dg.AssetCheckResult(
+        check_name="noise_fraction",
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=str(error),
+    )
+    return dg.MaterializeResult(metadata={"skipped": str(error)}, check_results=[check])
+
+
+def _map_reports(
+    universe: UniverseMap, model: str, header: str, reports_dir: Path
+) -> dict[str, Any]:
+    """Write the map's PNG and Markdown report; return their metadata entries."""
+    frame = universe.clusters.frame
+    png = cluster_scatter_png(
+        frame, roles=universe.roles, between=universe.between, title=f"Company map ({model})"
+    )
+    meta = plot_metadata(png, title="company_map", save_to=reports_dir / MAP_PNG)
+    ai_md = ai_view_markdown(universe.ai_view)
+    between_md = between_markdown(universe.between, central_members(frame, NAMES_PER_CLUSTER_LABEL))
+    leak = header_carries_gics(header)
+    agreement = (
+        _withheld(header)
+        if leak
+        else f"ARI {universe.ari_gics:.2f}, AMI {universe.ami_gics:.2f} (noise as one label)"
+    )
+    report = semantic_map_markdown(
+        model=model,
+        header=header,
+        n_clusters=universe.clusters.n_clusters,
+        noise_fraction=universe.clusters.noise_fraction,
+        gics_agreement=agreement,
+        ai_view_md=ai_md,
+        between_md=between_md,
+        image=MAP_PNG,
+    )
+    (reports_dir / "semantic_map.md").write_text(report)
+    (reports_dir / "ai_makers_vs_users.md").write_text(
+        f"# AI makers vs AI users ({model})\n\n{ai_md}\n"
+    )
+    meta.update(
+        ai_makers_vs_users=dg.MetadataValue.md(ai_md),
+        between_clusters=dg.MetadataValue.md(between_md),
+        between_tickers=dg.MetadataValue.json(universe.between["ticker"].tolist()),
+        report=dg.MetadataValue.path(str(reports_dir / "semantic_map.md")),
+        hdbscan_vs_gics=agreement,
+    )
+    if not leak:
+        meta.update(ari_gics=universe.ari_gics, ami_gics=universe.ami_gics)
+    return meta
+
+
+def _company_clusters_asset(upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
-        deps=[company_embeddings, "raw_descriptions"],
+        deps=[upstream, "raw_descriptions"],
         kinds={"duckdb", "umap"},
         check_specs=check_specs("company_clusters", [], ["noise_fraction"]),
-        **universe_wide,
+        **UNIVERSE_WIDE,
     )
     def company_clusters(
         config: ClustersConfig,
         warehouse: WarehouseResource,
         embedding_model: EmbeddingModelResource,
     ) -> dg.MaterializeResult:
-        """UMAP (cosine) + HDBSCAN map of the companies, with AI makers vs AI users per cluster."""
+        """UMAP (cosine) + HDBSCAN map of the companies: AI makers vs users, and the companies between two clusters."""
         model = embedding_model.model_id
         wh = warehouse.get()
-        tickers, matrix = _model_embeddings(wh, model)
+        tickers, matrix, header = _model_embeddings(wh, model)
         texts = company_texts(wh.read("raw_descriptions", tickers=list(tickers)))
         sectors = wh.read("raw_companies").set_index("ticker")["gics_sector"].to_dict()
         try:
@@ -390,42 +553,19 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
                 seed=config.seed,
                 min_cluster_size=config.min_cluster_size,
             )
-        except (
-            InvalidValueError
-        ) as error:  # too few companies for a map: say so, keep the run going
-            wh.replace_table("company_clusters", _EMPTY_CLUSTERS.assign(model=model))
-            return dg.MaterializeResult(
-                metadata={"skipped": str(error)},
-                check_results=[
-                    dg.AssetCheckResult(
-                        check_name="noise_fraction",
-                        passed=False,
-                        severity=dg.AssetCheckSeverity.WARN,
-                        description=str(error),
-                    )
-                ],
-            )
+        except InvalidValueError as error:
+            return _skipped_map(wh, model, error)
         frame = universe.clusters.frame.assign(model=model)
         wh.replace_table("company_clusters", frame)
-        png = cluster_scatter_png(frame, roles=universe.roles, title=f"Company map ({model})")
-        ai_md = ai_view_markdown(universe.ai_view)
-        (warehouse.reports_dir / "ai_makers_vs_users.md").write_text(
-            f"# AI makers vs AI users ({model})\n\n{ai_md}\n"
-        )
         meta = frame_metadata(frame, date_column=None)
-        meta.update(
-            plot_metadata(
-                png, title="company_map", save_to=warehouse.reports_dir / "company_clusters.png"
-            )
-        )
-        meta.update(
-            n_clusters=universe.clusters.n_clusters,
-            noise_fraction=universe.clusters.noise_fraction,
-            ari_gics=universe.ari_gics,
-            ami_gics=universe.ami_gics,
-            ai_makers_vs_users=dg.MetadataValue.md(ai_md),
-        )
+        meta.update(_map_reports(universe, model, header, warehouse.reports_dir))
         noise = universe.clusters.noise_fraction
+        meta.update(
+            header=header,
+            n_clusters=universe.clusters.n_clusters,
+            noise_fraction=noise,
+            n_between_clusters=len(universe.between),
+        )
         check = dg.AssetCheckResult(
             check_name="noise_fraction",
             passed=noise <= MAX_NOISE_FRACTION,
@@ -434,12 +574,19 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         )
         return dg.MaterializeResult(metadata=meta, check_results=[check])
 
+    return company_clusters
+
+
+def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
+    """Assets (with their checks) of the semantic area."""
+    chunks = _description_chunks_asset(parts)
+    embeddings = _company_embeddings_asset(parts, chunks)
     return dg.Definitions(
         assets=[
-            description_chunks,
-            company_embeddings,
-            semantic_peers,
-            embedding_evaluation,
-            company_clusters,
+            chunks,
+            embeddings,
+            _semantic_peers_asset(embeddings),
+            _embedding_evaluation_asset(embeddings),
+            _company_clusters_asset(embeddings),
         ]
     )

@@ -1,7 +1,10 @@
 """Context-aware chunking of company descriptions to an embedding model's token budget.
 
-Every chunk starts with a metadata header, e.g. ``Title: Apple Inc. | Sector: Information
-Technology``, so that each chunk vector knows whose text it is. The body is cut on the strongest
+Every chunk starts with a header line naming the company, ``Title: Apple Inc.`` (the seed's
+header), so that each chunk vector knows whose text it is. More header metadata is an explicit
+option whose name says what it adds (:data:`HEADER_OPTIONS`: ``title+sector`` appends
+``| Sector: <GICS sector>``). The default carries no classification label, so GICS-based
+evaluations of its embeddings do not read their own answer. The body is cut on the strongest
 boundary available:
 
 * the text is split into *units*: sentences (sentences longer than the budget are halved on
@@ -31,6 +34,12 @@ import pandas as pd
 from hedging_pipeline.data.tables import CHUNK_COLUMNS
 from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import ConfigurationError, DataError, InvalidValueError
+from hedging_pipeline.nlp.headers import (
+    DEFAULT_HEADER,
+    HEADER_OPTIONS,
+    chunk_header,
+    header_fields,
+)
 from hedging_pipeline.nlp.text import (
     DEFAULT_MAX_CHARS,
     DEFAULT_MIN_CHARS,
@@ -43,7 +52,7 @@ from hedging_pipeline.nlp.text import (
 CountTokens = Callable[[Sequence[str]], list[int]]
 """The model's tokenizer: token count (special tokens included) of each text."""
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 """Bump when chunking or cleaning changes output, so fingerprints change and companies re-embed."""
 
 HEADER_SEPARATOR = "\n"
@@ -59,7 +68,7 @@ skip tokenising text beyond what ``max_chunks`` chunks can hold."""
 HEADING_MAX_WORDS = 8
 """A line of at most this many words without closing punctuation is a section heading."""
 
-_HEADER_PATTERN = r"^Title: .+ \| Sector: .+$"
+_HEADER_PATTERN = r"^Title: \S.*$"
 _SECTION, _PARAGRAPH, _SENTENCE, _WORD = 0, 1, 2, 3
 _JOINERS = {_SECTION: "\n\n", _PARAGRAPH: "\n", _SENTENCE: " ", _WORD: " "}
 _CLOSING_PUNCTUATION = (".", "!", "?", ":", ";", ",")
@@ -82,6 +91,8 @@ class ChunkingConfig:
         Cleaning policy (see :mod:`hedging_pipeline.nlp.text`).
     source_priority : tuple of str
         Which description source to use first.
+    header : str
+        Header option (a key of :data:`HEADER_OPTIONS`); ``title`` names the company only.
     """
 
     max_tokens: int = 256
@@ -91,6 +102,7 @@ class ChunkingConfig:
     min_chars: int = DEFAULT_MIN_CHARS
     min_latin_fraction: float = DEFAULT_MIN_LATIN_FRACTION
     source_priority: tuple[str, ...] = DEFAULT_SOURCE_PRIORITY
+    header: str = DEFAULT_HEADER
 
     def __post_init__(self) -> None:
         """Validate the settings.
@@ -98,8 +110,13 @@ class ChunkingConfig:
         Raises
         ------
         ConfigurationError
-            If a budget is not positive or the overlap is not below half the budget.
+            If a budget is not positive, the overlap is not below half the budget, or the header
+            option is unknown.
         """
+        if self.header not in HEADER_OPTIONS:
+            raise ConfigurationError(
+                f"chunking: header must be one of {sorted(HEADER_OPTIONS)}, got {self.header!r}"
+            )
         if self.max_tokens <= 0:
             raise ConfigurationError(f"chunking: max_tokens must be > 0, got {self.max_tokens}")
         if not 0 <= self.overlap_tokens < self.max_tokens // 2:
@@ -162,7 +179,7 @@ class ChunkingRun:
     ----------
     chunks : pd.DataFrame
         Columns ticker, chunk_index, text, n_tokens, source, fingerprint, model (the embedder whose
-        tokenizer counted the tokens); sorted by (ticker, chunk_index).
+        tokenizer counted the tokens), header (the header option); sorted by (ticker, chunk_index).
     issues : tuple of ChunkIssue
         One ``error`` per ticker without chunks, ``note`` rows for truncation and source fallbacks.
     """
@@ -174,11 +191,6 @@ class ChunkingRun:
     def failed_tickers(self) -> tuple[str, ...]:
         """Tickers that produced no chunks."""
         return tuple(issue.ticker for issue in self.issues if issue.severity == "error")
-
-
-def chunk_header(title: str, sector: str) -> str:
-    """Return the metadata header of every chunk, e.g. ``Title: Apple Inc. | Sector: IT``."""
-    return f"Title: {' '.join(title.split())} | Sector: {' '.join(sector.split())}"
 
 
 def _is_heading(line: str) -> bool:
@@ -278,12 +290,13 @@ def _cut(start: int, stop: int, cumulative: np.ndarray, levels: np.ndarray, budg
 def chunk_description(
     ticker: str,
     title: str,
-    sector: str,
     text: str,
     count_tokens: CountTokens,
     max_tokens: int,
     overlap_tokens: int,
     max_chunks: int | None = None,
+    *,
+    header_fields: Sequence[tuple[str, str]] = (),
 ) -> list[Chunk]:
     """Split a cleaned description into header-prefixed chunks of at most ``max_tokens`` tokens.
 
@@ -291,8 +304,8 @@ def chunk_description(
     ----------
     ticker : str
         Company ticker (stored on every chunk and named in errors).
-    title, sector : str
-        Header fields (company name, GICS sector).
+    title : str
+        The company name (the header's title).
     text : str
         Cleaned description (:func:`~hedging_pipeline.nlp.text.clean_description`): paragraphs
         separated by newlines, sections by blank lines.
@@ -304,6 +317,8 @@ def chunk_description(
         Trailing-sentence tokens repeated at the start of the next chunk (same section only).
     max_chunks : int, optional
         Stop after this many chunks.
+    header_fields : sequence of (label, value)
+        Metadata appended to the header after the title (none by default).
 
     Returns
     -------
@@ -316,7 +331,7 @@ def chunk_description(
     InvalidValueError
         If the text is empty, or the header alone leaves no room for a body.
     """
-    header = chunk_header(title, sector) + HEADER_SEPARATOR
+    header = chunk_header(title, header_fields) + HEADER_SEPARATOR
     n_special = count_tokens([""])[0]
     budget = max_tokens - count_tokens([header])[0]
     min_body = max(overlap_tokens + 1, n_special + 1)
@@ -410,8 +425,7 @@ def _overlap_start(
 def content_fingerprint(
     *,
     text: str,
-    title: str,
-    sector: str,
+    header: str,
     model_id: str,
     config: ChunkingConfig,
 ) -> str:
@@ -422,12 +436,12 @@ def content_fingerprint(
     text : str
         The cleaned description text chosen for the company (cleaning settings are in ``config``
         and its code version in ``CHUNKER_VERSION``).
-    title, sector : str
-        Header fields.
+    header : str
+        The header line of the company's chunks (title and any metadata fields).
     model_id : str
         Embedder id (``Embedder.model_id``, includes the Matryoshka dimension).
     config : ChunkingConfig
-        Cleaning and chunking settings.
+        Cleaning and chunking settings (the header option among them).
 
     Returns
     -------
@@ -436,14 +450,72 @@ def content_fingerprint(
     """
     payload = {
         "text": text,
-        "title": title,
-        "sector": sector,
+        "header": header,
         "model": model_id,
         "chunking": asdict(config),
         "version": CHUNKER_VERSION,
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode("utf-8"))
     return digest.hexdigest()[:32]
+
+
+def _empty_chunks() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in CHUNK_COLUMNS})
+
+
+def _company_chunks(
+    ticker: str,
+    rows: pd.DataFrame,
+    names: pd.DataFrame,
+    count_tokens: CountTokens,
+    model_id: str,
+    config: ChunkingConfig,
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Chunks of one company (frame of :data:`CHUNK_COLUMNS`) and the notes on its text.
+
+    Raises
+    ------
+    DataError
+        If the company has no usable text or it cannot be chunked.
+    """
+    chosen = choose_description(
+        ticker,
+        rows,
+        source_priority=config.source_priority,
+        max_chars=config.max_chars,
+        min_chars=config.min_chars,
+        min_latin_fraction=config.min_latin_fraction,
+    )
+    title, fields = header_fields(ticker, chosen.title, names, config.header)
+    chunks = chunk_description(
+        ticker,
+        title,
+        chosen.clean.text,
+        count_tokens,
+        config.max_tokens,
+        config.overlap_tokens,
+        config.max_chunks,
+        header_fields=fields,
+    )
+    fingerprint = content_fingerprint(
+        text=chosen.clean.text,
+        header=chunk_header(title, fields),
+        model_id=model_id,
+        config=config,
+    )
+    frame = pd.DataFrame(
+        {
+            "ticker": ticker,
+            "chunk_index": [c.chunk_index for c in chunks],
+            "text": [c.text for c in chunks],
+            "n_tokens": [c.n_tokens for c in chunks],
+            "source": chosen.source,
+            "fingerprint": fingerprint,
+            "model": model_id,
+            "header": config.header,
+        }
+    )
+    return frame, tuple(chosen.notes)
 
 
 def chunk_descriptions(
@@ -462,7 +534,8 @@ def chunk_descriptions(
     descriptions : pd.DataFrame
         Columns ticker, text and optionally source, title (several rows per ticker allowed).
     companies : pd.DataFrame
-        Columns ticker, name, gics_sector (the header's title and sector).
+        Columns ticker, name (the header's title), and the columns of the header option's fields
+        (``gics_sector`` for ``title+sector``).
     tickers : sequence of str
         Companies to chunk (e.g. the partition keys of a run).
     count_tokens : callable
@@ -483,7 +556,8 @@ def chunk_descriptions(
         If a required column is missing.
     """
     require_columns(descriptions, ("ticker", "text"), "descriptions")
-    require_columns(companies, ("ticker", "name", "gics_sector"), "companies")
+    fields = tuple(column for _, column in HEADER_OPTIONS[config.header])
+    require_columns(companies, ("ticker", "name", *fields), "companies")
     by_ticker = dict(tuple(descriptions.groupby("ticker", sort=False)))
     names = companies.drop_duplicates("ticker").set_index("ticker")
     empty = descriptions.iloc[0:0]
@@ -491,73 +565,26 @@ def chunk_descriptions(
     issues: list[ChunkIssue] = []
     for ticker in sorted(set(tickers)):
         try:
-            chosen = choose_description(
-                ticker,
-                by_ticker.get(ticker, empty),
-                source_priority=config.source_priority,
-                max_chars=config.max_chars,
-                min_chars=config.min_chars,
-                min_latin_fraction=config.min_latin_fraction,
-            )
-            title, sector = _header_fields(ticker, chosen.title, names)
-            chunks = chunk_description(
-                ticker,
-                title,
-                sector,
-                chosen.clean.text,
-                count_tokens,
-                config.max_tokens,
-                config.overlap_tokens,
-                config.max_chunks,
+            frame, notes = _company_chunks(
+                ticker, by_ticker.get(ticker, empty), names, count_tokens, model_id, config
             )
         except DataError as error:
             issues.append(ChunkIssue(ticker, "error", str(error)))
             continue
-        fingerprint = content_fingerprint(
-            text=chosen.clean.text,
-            title=title,
-            sector=sector,
-            model_id=model_id,
-            config=config,
-        )
-        issues.extend(ChunkIssue(ticker, "note", note) for note in chosen.notes)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "ticker": ticker,
-                    "chunk_index": [c.chunk_index for c in chunks],
-                    "text": [c.text for c in chunks],
-                    "n_tokens": [c.n_tokens for c in chunks],
-                    "source": chosen.source,
-                    "fingerprint": fingerprint,
-                    "model": model_id,
-                }
-            )
-        )
-    chunks_frame = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame({c: pd.Series(dtype=object) for c in CHUNK_COLUMNS})
-    )
+        issues.extend(ChunkIssue(ticker, "note", note) for note in notes)
+        frames.append(frame)
+    chunks_frame = pd.concat(frames, ignore_index=True) if frames else _empty_chunks()
     chunks_frame["chunk_index"] = chunks_frame["chunk_index"].astype(np.int64)
     chunks_frame["n_tokens"] = chunks_frame["n_tokens"].astype(np.int64)
     return ChunkingRun(chunks=chunks_frame.loc[:, list(CHUNK_COLUMNS)], issues=tuple(issues))
 
 
-def _header_fields(ticker: str, description_title: str, names: pd.DataFrame) -> tuple[str, str]:
-    """Header title (company name, else the description's title, else the ticker) and sector."""
-    name = names["name"].get(ticker) if ticker in names.index else None
-    sector = names["gics_sector"].get(ticker) if ticker in names.index else None
-    title = name if isinstance(name, str) and name.strip() else description_title or ticker
-    return title, sector if isinstance(sector, str) and sector.strip() else "Unknown"
-
-
 def chunk_violations(chunks: pd.DataFrame, max_tokens: int) -> pd.DataFrame:
     """Chunks that break the chunking contract (the blocking data-quality rule of the warehouse).
 
-    A chunk is in violation when its first line is not a ``Title: ... | Sector: ...`` header, its
-    header differs from the other chunks of its ticker, ``n_tokens`` is not in ``[1, max_tokens]``,
-    or its ``chunk_index`` is outside ``0..n-1`` (``n`` chunks of the ticker) or repeated.
+    A chunk is in violation when its first line is not a ``Title: ...`` header, its header differs
+    from the other chunks of its ticker, ``n_tokens`` is not in ``[1, max_tokens]``, or its
+    ``chunk_index`` is outside ``0..n-1`` (``n`` chunks of the ticker) or repeated.
 
     Parameters
     ----------

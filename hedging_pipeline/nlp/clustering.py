@@ -8,6 +8,9 @@
   (semiconductors, GPUs and accelerators, data centres and cloud platforms, foundation models);
   *users* mention applying AI or machine learning without making it. :func:`ai_cluster_view` lists
   which clusters hold which names.
+* :func:`between_clusters` lists the companies that sit between two clusters (the seed's "hybrid"
+  companies, e.g. a retailer that also runs a cloud): those whose nearest neighbours, in the
+  embedding space itself, split between two clusters.
 """
 
 from __future__ import annotations
@@ -44,6 +47,18 @@ MAX_NOISE_AFTER_CAP = 0.5
 universe that really has a dominant group keeps its uncapped clusters)."""
 MIN_COMPANIES_TO_MAP = 10
 """Below this, UMAP's neighbourhood graph is not meaningful."""
+
+BETWEEN_NEIGHBOURS = 10
+"""Nearest companies (cosine, full embedding) that vote for a company's clusters: the hedge
+basket's 10-name cap, the same k as the peer precision of the evaluation."""
+BETWEEN_MIN_RATIO = 0.5
+"""A company is between clusters when its second cluster holds at least half as many of its
+clustered neighbours as its first (e.g. 6 and 3 of 10, not 8 and 2)."""
+BETWEEN_MIN_VOTES = 3
+"""...and at least this many of them: a 10-name basket drawn from the neighbours then takes at
+least 30 % from the second cluster. (With 2, a noise company whose 10 neighbours hold only 4
+clustered ones split 2-2 would count; on the real universe that listed 110 companies, mostly such
+noise points.)"""
 
 MAKER_PATTERNS: tuple[str, ...] = (
     r"semiconductors?",
@@ -338,6 +353,88 @@ def ai_cluster_view(clusters: pd.DataFrame, roles: pd.DataFrame) -> pd.DataFrame
     ).reset_index(drop=True)
 
 
+def between_clusters(
+    tickers: Sequence[str],
+    embeddings: FloatArray,
+    clusters: Mapping[str, int],
+    *,
+    k: int = BETWEEN_NEIGHBOURS,
+    min_ratio: float = BETWEEN_MIN_RATIO,
+    min_votes: int = BETWEEN_MIN_VOTES,
+) -> pd.DataFrame:
+    """Companies whose nearest neighbours split between two clusters, with those two clusters.
+
+    For each company, its ``k`` nearest other companies by cosine similarity vote with their
+    HDBSCAN cluster (noise neighbours abstain). With ``n1 >= n2`` the votes of the two most voted
+    clusters, the company is *between* them when ``n2 >= min_ratio * n1`` and
+    ``n2 >= min_votes``. Its own cluster may be either of them, or noise.
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        Row order of ``embeddings``.
+    embeddings : FloatArray
+        Company vectors, shape ``(n, d)`` (the space the clusters summarise, not the 2-D map).
+    clusters : mapping
+        ``{ticker: cluster}`` with ``-1`` for noise; tickers missing here abstain.
+    k, min_ratio, min_votes
+        See above.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ticker, cluster (its own), nearest_cluster, second_cluster, votes_nearest,
+        votes_second, balance (``votes_second / votes_nearest``); sorted by balance descending,
+        then ticker. Ties between clusters go to the lower cluster number.
+    """
+    names = [str(t) for t in tickers]
+    unit = l2_normalise(np.asarray(embeddings, dtype=np.float64))
+    labels = np.array([clusters.get(t, NOISE) for t in names], dtype=np.int64)
+    k = min(k, len(names) - 1)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    neighbours = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    rows = []
+    for i, near in enumerate(neighbours):
+        votes = labels[near]
+        votes = votes[votes != NOISE]
+        if votes.size == 0:
+            continue
+        found, counts = np.unique(votes, return_counts=True)
+        order = np.lexsort((found, -counts))  # most votes first, lower cluster on ties
+        if len(order) < 2:
+            continue
+        (c1, n1), (c2, n2) = (
+            (found[order[0]], counts[order[0]]),
+            (found[order[1]], counts[order[1]]),
+        )
+        if n2 >= min_ratio * n1 and n2 >= min_votes:
+            rows.append((names[i], int(labels[i]), int(c1), int(c2), int(n1), int(n2), n2 / n1))
+    columns = [
+        "ticker",
+        "cluster",
+        "nearest_cluster",
+        "second_cluster",
+        "votes_nearest",
+        "votes_second",
+        "balance",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["balance", "ticker"], ascending=[False, True]).reset_index(drop=True)
+
+
+def central_members(frame: pd.DataFrame, n: int) -> dict[int, list[str]]:
+    """``{cluster: the n tickers nearest its 2-D centre}`` (noise excluded), to name clusters."""
+    out: dict[int, list[str]] = {}
+    for cluster, members in frame[frame["cluster"] != NOISE].groupby("cluster", sort=True):
+        points = members[["x", "y"]].to_numpy()
+        distance = np.linalg.norm(points - points.mean(axis=0), axis=1)
+        out[int(cluster)] = (
+            members["ticker"].to_numpy()[np.argsort(distance, kind="stable")][:n].tolist()
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class UniverseMap:
     """The company map with its AI view and its agreement with GICS.
@@ -353,6 +450,8 @@ class UniverseMap:
     ari_gics, ami_gics : float
         Agreement of the HDBSCAN labels with GICS sectors over all mapped companies that have a
         sector (noise counted as one more label).
+    between : pd.DataFrame
+        :func:`between_clusters` of the mapped companies.
     """
 
     clusters: ClusterMap
@@ -360,6 +459,7 @@ class UniverseMap:
     ai_view: pd.DataFrame
     ari_gics: float
     ami_gics: float
+    between: pd.DataFrame
 
 
 def map_universe(
@@ -391,7 +491,8 @@ def map_universe(
     Returns
     -------
     UniverseMap
-        Clusters, roles, the per-cluster AI view and ARI/AMI against GICS.
+        Clusters, roles, the per-cluster AI view, ARI/AMI against GICS and the companies between
+        clusters.
 
     Raises
     ------
@@ -406,10 +507,12 @@ def map_universe(
     truth = frame["ticker"].map(sectors)
     known = truth.notna().to_numpy()
     labels = frame["cluster"].to_numpy()[known]
+    cluster_of = dict(zip(frame["ticker"], frame["cluster"].astype(int), strict=True))
     return UniverseMap(
         clusters=result,
         roles=roles,
         ai_view=ai_cluster_view(frame, roles),
         ari_gics=float(adjusted_rand_score(truth[known].astype(str), labels)),
         ami_gics=float(adjusted_mutual_info_score(truth[known].astype(str), labels)),
+        between=between_clusters(tickers, embeddings, cluster_of),
     )

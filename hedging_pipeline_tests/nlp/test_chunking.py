@@ -42,7 +42,7 @@ def _whitespace_count(texts):
     return [len(t.split()) + 2 for t in texts]
 
 
-HEADER = chunk_header("Acme Pumps Inc.", "Industrials")
+HEADER = chunk_header("Acme Pumps Inc.")
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -50,7 +50,7 @@ HEADER = chunk_header("Acme Pumps Inc.", "Industrials")
 def test_every_chunk_has_the_header_and_fits_the_budget(seed, max_tokens, overlap):
     text = _document(seed)
     chunks = chunk_description(
-        "ACME", "Acme Pumps Inc.", "Industrials", text, _whitespace_count, max_tokens, overlap
+        "ACME", "Acme Pumps Inc.", text, _whitespace_count, max_tokens, overlap
     )
     assert [c.chunk_index for c in chunks] == list(range(len(chunks)))
     for chunk in chunks:
@@ -66,9 +66,7 @@ def test_every_chunk_has_the_header_and_fits_the_budget(seed, max_tokens, overla
 
 def test_real_tokenizer_budget_includes_header_and_special_tokens(minilm):
     text = _document(7, sections=4, paragraphs=4, sentences=6)
-    chunks = chunk_description(
-        "ACME", "Acme Pumps Inc.", "Industrials", text, minilm.count_tokens, 96, 16
-    )
+    chunks = chunk_description("ACME", "Acme Pumps Inc.", text, minilm.count_tokens, 96, 16)
     assert len(chunks) > 3
     recount = minilm.count_tokens([c.text for c in chunks])
     assert recount == [c.n_tokens for c in chunks]
@@ -84,8 +82,8 @@ def test_chunks_end_at_section_boundaries_when_sections_fit():
     # two sections of ~30 tokens each, budget 50: the first chunk must be exactly section A
     a = "Alpha heading\n" + " ".join(["Pumps move water to cities."] * 6)
     b = "Beta heading\n" + " ".join(["Valves stop water in pipes."] * 6)
-    chunks = chunk_description("X", "X", "Y", a + "\n\n" + b, _whitespace_count, 50, 10)
-    header = chunk_header("X", "Y") + "\n"
+    chunks = chunk_description("X", "X", a + "\n\n" + b, _whitespace_count, 50, 10)
+    header = chunk_header("X") + "\n"
     assert chunks[0].text == header + a
     assert chunks[1].text == header + b  # no overlap across the section boundary
 
@@ -93,7 +91,7 @@ def test_chunks_end_at_section_boundaries_when_sections_fit():
 def test_overlap_repeats_trailing_sentences_within_a_section():
     sentences = [f"Sentence number {i} is about pumps." for i in range(20)]  # 6 words each
     text = " ".join(sentences)
-    chunks = chunk_description("X", "X", "Y", text, _whitespace_count, 40, 12)
+    chunks = chunk_description("X", "X", text, _whitespace_count, 40, 12)
     bodies = [c.text.split("\n", 1)[1] for c in chunks]
     for previous, current in zip(bodies, bodies[1:], strict=False):
         prev_sentences = split_sentences(previous)
@@ -112,7 +110,7 @@ def test_oversized_sentence_and_giant_word_are_split_to_fit():
     def char_count(texts):  # a tokenizer where a long word is many tokens
         return [sum(max(1, len(w) // 50) for w in t.split()) + 2 for t in texts]
 
-    chunks = chunk_description("X", "X", "Y", text, char_count, 60, 5)
+    chunks = chunk_description("X", "X", text, char_count, 60, 5)
     assert all(c.n_tokens <= 60 for c in chunks)
     joined = "".join(c.text.split("\n", 1)[1] for c in chunks)
     assert joined.count("x") == 5000
@@ -125,15 +123,15 @@ def test_non_additive_tokenizer_is_shrunk_to_the_budget():
         return [len(t.split()) + t.count(" ") // 3 + 2 for t in texts]
 
     text = " ".join(f"Short sentence {i} here." for i in range(60))
-    chunks = chunk_description("X", "X", "Y", text, spacey, 50, 0)
+    chunks = chunk_description("X", "X", text, spacey, 50, 0)
     assert all(c.n_tokens == spacey([c.text])[0] <= 50 for c in chunks)
     assert "Short sentence 59 here." in chunks[-1].text
 
 
 def test_max_chunks_keeps_the_first_chunks_only():
     text = _document(3, sections=6)
-    every = chunk_description("X", "X", "Y", text, _whitespace_count, 40, 5)
-    first = chunk_description("X", "X", "Y", text, _whitespace_count, 40, 5, max_chunks=3)
+    every = chunk_description("X", "X", text, _whitespace_count, 40, 5)
+    first = chunk_description("X", "X", text, _whitespace_count, 40, 5, max_chunks=3)
     assert len(every) > 3
     assert first == every[:3]
 
@@ -141,21 +139,19 @@ def test_max_chunks_keeps_the_first_chunks_only():
 def test_max_chunks_on_a_long_text_matches_full_chunking():
     # longer than max_chunks * max_tokens * MAX_CHARS_PER_TOKEN: the head shortcut must agree
     text = " ".join(f"Sentence {i} tells about pumps and valves." for i in range(3000))
-    every = chunk_description("X", "X", "Y", text, _whitespace_count, 30, 8)
-    first = chunk_description("X", "X", "Y", text, _whitespace_count, 30, 8, max_chunks=4)
+    every = chunk_description("X", "X", text, _whitespace_count, 30, 8)
+    first = chunk_description("X", "X", text, _whitespace_count, 30, 8, max_chunks=4)
     assert first == every[:4]
 
 
 def test_header_that_leaves_no_room_is_an_error():
     with pytest.raises(InvalidValueError, match="ticker X: header .* leaves"):
-        chunk_description(
-            "X", "A very long title " * 10, "Y", "Some text.", _whitespace_count, 30, 5
-        )
+        chunk_description("X", "A very long title " * 10, "Some text.", _whitespace_count, 30, 5)
 
 
 def test_empty_text_is_an_error():
     with pytest.raises(InvalidValueError, match="ticker X: no text to chunk"):
-        chunk_description("X", "X", "Y", "  \n\n ", _whitespace_count, 30, 5)
+        chunk_description("X", "X", "  \n\n ", _whitespace_count, 30, 5)
 
 
 @pytest.mark.parametrize(
@@ -164,6 +160,7 @@ def test_empty_text_is_an_error():
         ({"max_tokens": 0}, "max_tokens must be > 0"),
         ({"max_tokens": 64, "overlap_tokens": 32}, "overlap_tokens must be in"),
         ({"max_chunks": 0}, "max_chunks must be > 0"),
+        ({"header": "title+gics"}, "header must be one of"),
     ],
 )
 def test_invalid_chunking_config(kwargs, match):
@@ -174,8 +171,7 @@ def test_invalid_chunking_config(kwargs, match):
 def test_fingerprint_changes_with_text_header_model_and_settings():
     base = {
         "text": "Acme makes pumps.",
-        "title": "Acme",
-        "sector": "Industrials",
+        "header": "Title: Acme",
         "model_id": "m",
         "config": ChunkingConfig(),
     }
@@ -184,12 +180,12 @@ def test_fingerprint_changes_with_text_header_model_and_settings():
     assert len(reference) == 32 and int(reference, 16) >= 0
     changes = {
         "text": "Acme makes valves.",
-        "title": "Acme Inc.",
-        "sector": "Utilities",
+        "header": "Title: Acme Inc.",
         "model_id": "m2",
         "config": ChunkingConfig(overlap_tokens=16),
         "max_chunks": ChunkingConfig(max_chunks=7),
         "source_priority": ChunkingConfig(source_priority=("sec_10k_item1",)),
+        "header_option": ChunkingConfig(header="title+sector"),
     }
     for key, value in changes.items():
         field = "config" if isinstance(value, ChunkingConfig) else key
@@ -250,10 +246,11 @@ def test_chunk_descriptions_records_bad_companies_and_chunks_the_rest():
     assert sorted(chunks["ticker"].unique()) == ["AAA", "DDD"]
     assert (chunks.groupby("ticker").size() <= 4).all()
     aaa = chunks[chunks["ticker"] == "AAA"]
-    assert aaa["text"].str.startswith("Title: Aaa Inc. | Sector: Industrials\n").all()
+    assert aaa["text"].str.startswith("Title: Aaa Inc.\n").all()
     assert (aaa["source"] == "wikipedia").all()
     ddd = chunks[chunks["ticker"] == "DDD"]  # no company name: falls back to the description title
-    assert ddd["text"].str.startswith("Title: Ddd | Sector: Utilities\n").all()
+    assert ddd["text"].str.startswith("Title: Ddd\n").all()
+    assert (chunks["header"] == "title").all()
     assert (chunks["n_tokens"] <= 48).all()
     assert chunks.groupby("ticker")["fingerprint"].nunique().eq(1).all()
     assert chunks["chunk_index"].dtype == np.int64
@@ -261,6 +258,25 @@ def test_chunk_descriptions_records_bad_companies_and_chunks_the_rest():
 
 def test_chunk_descriptions_missing_columns():
     descriptions, companies = _universe()
+    with pytest.raises(MissingColumnError, match="companies: missing column\\(s\\) name"):
+        chunk_descriptions(
+            descriptions,
+            companies.drop(columns="name"),
+            ["AAA"],
+            _whitespace_count,
+            model_id="m",
+            config=ChunkingConfig(),
+        )
+    # the title-only default does not need a sector; the sector option does
+    title_only = chunk_descriptions(
+        descriptions,
+        companies.drop(columns="gics_sector"),
+        ["AAA"],
+        _whitespace_count,
+        model_id="m",
+        config=ChunkingConfig(),
+    )
+    assert title_only.failed_tickers == ()
     with pytest.raises(MissingColumnError, match="companies: missing column\\(s\\) gics_sector"):
         chunk_descriptions(
             descriptions,
@@ -268,18 +284,18 @@ def test_chunk_descriptions_missing_columns():
             ["AAA"],
             _whitespace_count,
             model_id="m",
-            config=ChunkingConfig(),
+            config=ChunkingConfig(header="title+sector"),
         )
 
 
-def _fingerprints(descriptions, companies):
+def _fingerprints(descriptions, companies, header="title"):
     run = chunk_descriptions(
         descriptions,
         companies,
         ["AAA", "DDD"],
         _whitespace_count,
         model_id="m",
-        config=ChunkingConfig(max_tokens=48, overlap_tokens=8),
+        config=ChunkingConfig(max_tokens=48, overlap_tokens=8, header=header),
     )
     return run.chunks.groupby("ticker")["fingerprint"].first().to_dict()
 
@@ -299,7 +315,7 @@ def test_loader_frames_with_null_source_and_title_are_chunked():
     assert run.failed_tickers == ()
     assert set(run.chunks["source"]) == {"wikipedia"}
     assert (
-        run.chunks.loc[run.chunks["ticker"] == "DDD", "text"].str.startswith("Title: DDD |").all()
+        run.chunks.loc[run.chunks["ticker"] == "DDD", "text"].str.startswith("Title: DDD\n").all()
     )
 
 
@@ -315,13 +331,17 @@ def test_fingerprint_follows_the_cleaned_text():
     edited.loc[edited["ticker"] == "DDD", "text"] += " New sentence about turbines."
     after = _fingerprints(edited, companies)
     assert after["AAA"] == before["AAA"] and after["DDD"] != before["DDD"]
-    # a new sector in the header changes the fingerprint too
+    # a new sector changes nothing under the title-only header, and the fingerprint of the
+    # title+sector header (which shows it)
     moved = companies.assign(gics_sector=companies["gics_sector"].replace("Industrials", "Energy"))
-    assert _fingerprints(descriptions, moved)["AAA"] != before["AAA"]
+    assert _fingerprints(descriptions, moved) == before
+    with_sector = _fingerprints(descriptions, companies, "title+sector")
+    assert with_sector["AAA"] != before["AAA"]
+    assert _fingerprints(descriptions, moved, "title+sector")["AAA"] != with_sector["AAA"]
 
 
 def test_chunk_violations_flag_each_broken_rule():
-    good = chunk_description("X", "X Inc.", "Energy", _document(4), _whitespace_count, 40, 5)
+    good = chunk_description("X", "X Inc.", _document(4), _whitespace_count, 40, 5)
     frame = pd.DataFrame(
         {
             "ticker": "X",
@@ -334,7 +354,7 @@ def test_chunk_violations_flag_each_broken_rule():
     assert chunk_violations(frame, 40).empty
     broken = frame.copy()
     broken.loc[0, "text"] = "No header here\nbody"
-    broken.loc[1, "text"] = "Title: Y Inc. | Sector: Energy\nbody"
+    broken.loc[1, "text"] = "Title: Y Inc.\nbody"
     broken.loc[2, "n_tokens"] = 41
     broken.loc[3, "chunk_index"] = 99
     found = chunk_violations(broken, 40)

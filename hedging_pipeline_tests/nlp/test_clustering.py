@@ -7,9 +7,13 @@ from sklearn.metrics import adjusted_rand_score
 
 from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.nlp.clustering import (
+    BETWEEN_MIN_RATIO,
+    BETWEEN_MIN_VOTES,
     NOISE,
     ai_cluster_view,
     ai_roles,
+    between_clusters,
+    central_members,
     cluster_companies,
     map_universe,
     select_clusters,
@@ -58,6 +62,47 @@ def test_map_universe_scores_gics_and_lists_ai_names(planted_map):
     assert set(universe.roles.loc[universe.roles["role"] == "maker", "ticker"]) == set(maker_group)
     top = universe.ai_view.iloc[0]
     assert top["dominant"] == "maker" and top["n_makers"] >= 13
+    assert universe.between.empty  # well separated planted groups: nobody in between
+
+
+def test_companies_between_two_clusters_are_listed_with_both():
+    tickers, x, groups = planted_groups(n_groups=3, per_group=10, dim=24, noise=0.05, seed=3)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    centres = [unit[groups == g].mean(axis=0) for g in range(3)]
+    hybrid = centres[0] / np.linalg.norm(centres[0]) + centres[1] / np.linalg.norm(centres[1])
+    lean = 0.6 * centres[0] / np.linalg.norm(centres[0]) + centres[2] / np.linalg.norm(centres[2])
+    names = [*tickers, "HYB", "LEAN"]
+    matrix = np.vstack([unit, hybrid, lean])
+    clusters = {t: int(g) for t, g in zip(tickers, groups, strict=True)}
+    clusters["HYB"] = NOISE
+    clusters["LEAN"] = 2
+    found = between_clusters(names, matrix, clusters)
+    assert found["ticker"].tolist()[:1] == ["HYB"]
+    row = found.set_index("ticker").loc["HYB"]
+    assert {row["nearest_cluster"], row["second_cluster"]} == {0, 1}
+    assert row["cluster"] == NOISE and row["votes_nearest"] + row["votes_second"] == 10
+    assert row["balance"] >= 0.5
+    # a company whose neighbours are all in its own group is not listed
+    assert not set(found["ticker"]) & set(tickers)
+    # brute force on LEAN: count its 10 nearest neighbours' clusters by hand
+    sims = matrix[:-1] @ (matrix[-1] / np.linalg.norm(matrix[-1]))
+    nearest = [names[i] for i in np.argsort(-sims)[:10]]
+    votes = pd.Series([clusters[t] for t in nearest if clusters[t] != NOISE]).value_counts()
+    listed = "LEAN" in set(found["ticker"])
+    second = votes.iloc[1] if len(votes) > 1 else 0
+    assert listed == (second >= max(BETWEEN_MIN_VOTES, BETWEEN_MIN_RATIO * votes.iloc[0]))
+
+
+def test_central_members_name_each_cluster():
+    frame = pd.DataFrame(
+        {
+            "ticker": ["A", "B", "C", "D", "E"],
+            "cluster": [0, 0, 0, 1, -1],
+            "x": [0.0, 1.0, 10.0, 5.0, 0.0],
+            "y": [0.0, 0.0, 0.0, 5.0, 0.0],
+        }
+    )
+    assert central_members(frame, 2) == {0: ["B", "A"], 1: ["D"]}
 
 
 def test_same_seed_same_map(planted_map):

@@ -15,18 +15,20 @@ from hedging_pipeline.nlp.embedding import (
     Embedder,
     HashingEmbedder,
     SentenceTransformerEmbedder,
-    embed_companies,
-    embedding_fingerprint,
     expected_model_id,
     is_nomic,
     l2_normalise,
     load_embedder,
     matryoshka_truncate,
     model_id_for,
-    pool_chunk_embeddings,
     resolve_device,
     resolve_model_path,
     task_prefix,
+)
+from hedging_pipeline.nlp.vectors import (
+    embed_companies,
+    embedding_fingerprint,
+    pool_chunk_embeddings,
 )
 
 TEXTS = [

@@ -8,7 +8,9 @@ import pytest
 
 from hedging_pipeline.errors import InvalidValueError, MissingColumnError
 from hedging_pipeline.nlp.evaluation import (
+    DEFAULT_PRECISION_K,
     EVALUATION_COLUMNS,
+    GICS_METRICS,
     EmbeddingEvaluation,
     evaluate_embeddings,
     evaluate_models,
@@ -93,13 +95,16 @@ def test_evaluate_models_gives_one_row_per_model():
                 {"ticker": tickers, "model": "noise", "embedding": list(rng.normal(size=x.shape))}
             ),
         ]
-    )
+    ).assign(header="title")
     companies = pd.DataFrame({"ticker": tickers, "gics_sector": [f"S{g}" for g in groups]})
     result = evaluate_models(frame, companies)
     table = result.table
     assert result.skipped == ()
     assert tuple(table.columns) == EVALUATION_COLUMNS
-    assert tuple(f.name for f in fields(EmbeddingEvaluation)) == EVALUATION_COLUMNS
+    assert {f.name for f in fields(EmbeddingEvaluation)} | {"header", "gics_in_text"} == set(
+        EVALUATION_COLUMNS
+    )
+    assert not table["gics_in_text"].any() and (table["header"] == "title").all()
     assert table["model"].tolist() == ["good", "noise"]
     good, noise = table.set_index("model").loc["good"], table.set_index("model").loc["noise"]
     assert good["ari_gics"] == pytest.approx(1.0) and abs(noise["ari_gics"]) < 0.2
@@ -109,6 +114,61 @@ def test_evaluate_models_gives_one_row_per_model():
         evaluate_models(frame, companies.drop(columns="gics_sector"))
     # a model stored for two companies only is skipped with its reason, the others still scored
     tiny = pd.DataFrame({"ticker": tickers[:2], "model": "tiny", "embedding": list(x[:2])})
-    partial = evaluate_models(pd.concat([frame, tiny]), companies)
+    partial = evaluate_models(pd.concat([frame, tiny.assign(header="title")]), companies)
     assert partial.table["model"].tolist() == ["good", "noise"]
-    assert len(partial.skipped) == 1 and "model 'tiny': 2 companies" in partial.skipped[0]
+    assert len(partial.skipped) == 1
+    assert "model 'tiny' has vectors for 2 of 36 companies" in partial.skipped[0]
+
+
+def _two_models(tickers, x, headers):
+    rng = np.random.default_rng(1)
+    other = x + 0.01 * rng.normal(size=x.shape)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {"ticker": tickers, "model": "a", "embedding": list(x), "header": headers[0]}
+            ),
+            pd.DataFrame(
+                {"ticker": tickers, "model": "b", "embedding": list(other), "header": headers[1]}
+            ),
+        ]
+    )
+
+
+def test_gics_scores_are_withheld_when_the_text_holds_a_gics_label():
+    tickers, x, groups = planted_groups(n_groups=3, per_group=10, noise=0.05, seed=6)
+    companies = pd.DataFrame({"ticker": tickers, "gics_sector": [f"S{g}" for g in groups]})
+    table = evaluate_models(_two_models(tickers, x, ["title", "title+sector"]), companies).table
+    a, b = table.set_index("model").loc["a"], table.set_index("model").loc["b"]
+    assert not a["gics_in_text"] and a["ari_gics"] == pytest.approx(1.0)
+    assert b["gics_in_text"] and b["header"] == "title+sector"
+    assert all(np.isnan(b[m]) for m in GICS_METRICS)
+    assert b["n_companies"] == 30
+    # rows that do not say which header made them count as possibly labelled
+    unknown = evaluate_models(
+        _two_models(tickers, x, ["title", "title"]).drop(columns="header"), companies
+    ).table
+    assert unknown["gics_in_text"].all() and unknown["header"].eq("unknown").all()
+    assert unknown["silhouette_gics"].isna().all()
+
+
+def test_models_are_compared_on_the_same_companies_with_sub_industry_precision():
+    tickers, x, groups = planted_groups(n_groups=3, per_group=10, noise=0.05, seed=7)
+    frame = _two_models(tickers, x, ["title", "title"])
+    frame = frame[~((frame["model"] == "b") & frame["ticker"].isin(tickers[:2]))]  # b lacks 2
+    # sub-industries split each planted group in two halves (the halves are not separable)
+    subs = [f"S{g}-{i % 2}" for i, g in enumerate(groups)]
+    companies = pd.DataFrame(
+        {"ticker": tickers, "gics_sector": [f"S{g}" for g in groups], "gics_sub_industry": subs}
+    )
+    table = evaluate_models(frame, companies).table
+    assert (table["n_companies"] == 28).all()
+    expected = peer_sector_precision(
+        [t for t in tickers if t not in tickers[:2]],
+        x[2:],
+        subs[2:],
+        k=DEFAULT_PRECISION_K,
+    )
+    row = table.set_index("model").loc["a"]
+    assert row["peer_sub_industry_precision"] == pytest.approx(expected)
+    assert 0.2 < expected < 0.8 and row["precision_k"] == DEFAULT_PRECISION_K

@@ -100,3 +100,10 @@ def test_embeddings_matrix_unpacks_one_model():
     bad = frame.assign(model="m")
     with pytest.raises(InvalidValueError, match="vectors of lengths \\[2, 3\\]"):
         embeddings_matrix(bad, "m")
+
+
+def test_stored_peers_are_the_hedges_semantic_candidates():
+    from hedging_pipeline.hedging.methods import HedgeSettings
+    from hedging_pipeline.nlp.peers import DEFAULT_N_PEERS
+
+    assert DEFAULT_N_PEERS == HedgeSettings().n_semantic_candidates == 30

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from hedging_pipeline.nlp.chunking import ChunkingConfig, chunk_descriptions
-from hedging_pipeline.nlp.embedding import embed_companies
 from hedging_pipeline.nlp.evaluation import evaluate_embeddings
+from hedging_pipeline.nlp.headers import gics_labels_in_headers
 from hedging_pipeline.nlp.peers import embeddings_matrix, nearest_peers
+from hedging_pipeline.nlp.vectors import embed_companies
 
 pytestmark = pytest.mark.realdata
 
@@ -39,9 +40,10 @@ def test_real_chunks_carry_headers_and_fit(slice_run, real_companies, minilm):
     assert frame["ticker"].nunique() == 25
     names = real_companies.set_index("ticker")
     for row in frame.itertuples():
-        name, sector = names.loc[row.ticker, "name"], names.loc[row.ticker, "gics_sector"]
-        header = f"Title: {name} | Sector: {sector}\n"
-        assert row.text.startswith(header)
+        assert row.text.startswith(f"Title: {names.loc[row.ticker, 'name']}\n")
+    # the default (seed's) header carries no sector or sub-industry beside the name
+    assert gics_labels_in_headers(frame, real_companies).empty
+    assert not frame["text"].str.split("\n", n=1).str[0].str.contains("Sector:").any()
     assert (frame["n_tokens"] <= minilm.max_tokens).all()
     assert minilm.count_tokens(frame["text"].tolist()) == frame["n_tokens"].tolist()
 
