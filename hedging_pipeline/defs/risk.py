@@ -75,11 +75,12 @@ def _as_of_metadata(frame: pd.DataFrame, as_of: pd.DatetimeIndex) -> dict:
     return meta
 
 
-def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
-    """Assets and checks of the risk area."""
-    common = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_RISK}
-    kinds = {"duckdb", "pandas"}
-    monthly = {"partitions_def": parts.months, "backfill_policy": dg.BackfillPolicy.single_run()}
+COMMON = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_RISK}
+KINDS = {"duckdb", "pandas"}
+
+
+def _style_exposures_asset(monthly: dict) -> dg.AssetsDefinition:
+    """``style_exposures``: computed or vendor exposures, with coverage checks."""
 
     @dg.asset(
         deps=[
@@ -92,9 +93,9 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             "raw_exposures",
         ],
         check_specs=check_specs("style_exposures", EXPOSURE_BLOCKING, EXPOSURE_WARN),
-        kinds=kinds,
+        kinds=KINDS,
         **monthly,
-        **common,
+        **COMMON,
     )
     def style_exposures(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Standardised 7 style exposures and industry of each stock, known at each day's close."""
@@ -129,31 +130,37 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             check_results=check_results("style_exposures", checks, blocking=EXPOSURE_BLOCKING),
         )
 
-    regression_specs = [
+    return style_exposures
+
+
+REGRESSION_DESCRIPTIONS = {
+    "factor_returns": "Daily returns of market, industry and style factors (Huber, √cap).",
+    "specific_returns": "Daily residual (specific) return of each stock in the regression.",
+    "factor_regression_stats": "Daily weighted R², assets and estimated factors.",
+}
+
+
+def _regression_specs() -> list[dg.AssetSpec]:
+    """The three tables written by one ``factor_regression`` run."""
+    return [
         dg.AssetSpec(
             key,
             deps=[_lookback("style_exposures", 1), "daily_returns"],
             description=description,
-            kinds=kinds,
+            kinds=KINDS,
             owners=[OWNER],
             group_name=GROUP_RISK,
         )
-        for key, description in (
-            (
-                "factor_returns",
-                "Daily returns of market, industry and style factors (Huber, √cap).",
-            ),
-            (
-                "specific_returns",
-                "Daily residual (specific) return of each stock in the regression.",
-            ),
-            ("factor_regression_stats", "Daily weighted R², assets and estimated factors."),
-        )
+        for key, description in REGRESSION_DESCRIPTIONS.items()
     ]
+
+
+def _factor_regression_asset(monthly: dict) -> dg.AssetsDefinition:
+    """``factor_returns``, ``specific_returns`` and ``factor_regression_stats`` in one run."""
 
     @dg.multi_asset(
         name="factor_regression",
-        specs=regression_specs,
+        specs=_regression_specs(),
         check_specs=[
             *check_specs("factor_returns", REGRESSION_BLOCKING, ()),
             *check_specs("factor_regression_stats", (), REGRESSION_WARN),
@@ -207,12 +214,18 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             "factor_regression_stats", {k: checks[k] for k in REGRESSION_WARN}, blocking=()
         )
 
+    return factor_regression
+
+
+def _factor_covariance_asset(monthly: dict) -> dg.AssetsDefinition:
+    """``factor_covariance`` at each complete month end."""
+
     @dg.asset(
         deps=[_lookback("factor_returns", MODEL_LOOKBACK_MONTHS), "trading_calendar"],
         check_specs=check_specs("factor_covariance", ("psd",), ()),
-        kinds=kinds,
+        kinds=KINDS,
         **monthly,
-        **common,
+        **COMMON,
     )
     def factor_covariance(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Annualised factor covariance (504-day window, PSD) as of each complete month's last day."""
@@ -236,6 +249,12 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             check_results=check_results("factor_covariance", checks, blocking=("psd",)),
         )
 
+    return factor_covariance
+
+
+def _specific_risk_asset(monthly: dict) -> dg.AssetsDefinition:
+    """``specific_risk`` at each complete month end."""
+
     @dg.asset(
         deps=[
             _lookback("specific_returns", MODEL_LOOKBACK_MONTHS),
@@ -243,9 +262,9 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             "trading_calendar",
         ],
         check_specs=check_specs("specific_risk", ("positive_vol",), ()),
-        kinds=kinds,
+        kinds=KINDS,
         **monthly,
-        **common,
+        **COMMON,
     )
     def specific_risk(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Annualised specific volatility per stock, shrunk toward its size decile, each month end."""
@@ -271,6 +290,12 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             check_results=check_results("specific_risk", checks, blocking=("positive_vol",)),
         )
 
+    return specific_risk
+
+
+def _diagnostics_asset() -> dg.AssetsDefinition:
+    """The unpartitioned ``risk_model_diagnostics`` report asset."""
+
     @dg.asset(
         deps=[
             "factor_regression_stats",
@@ -282,7 +307,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
         ],
         check_specs=check_specs("risk_model_diagnostics", (), ("bias_in_band", "mean_r2_in_range")),
         kinds={"duckdb", "pandas", "matplotlib"},
-        **common,
+        **COMMON,
     )
     def risk_model_diagnostics(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Validation report: daily R², factor t-stat exceedance, bias statistics vs 1 ± √(2/T)."""
@@ -318,12 +343,18 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             check_results=check_results("risk_model_diagnostics", checks, blocking=()),
         )
 
+    return risk_model_diagnostics
+
+
+def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
+    """Assets and checks of the risk area."""
+    monthly = {"partitions_def": parts.months, "backfill_policy": dg.BackfillPolicy.single_run()}
     return dg.Definitions(
         assets=[
-            style_exposures,
-            factor_regression,
-            factor_covariance,
-            specific_risk,
-            risk_model_diagnostics,
+            _style_exposures_asset(monthly),
+            _factor_regression_asset(monthly),
+            _factor_covariance_asset(monthly),
+            _specific_risk_asset(monthly),
+            _diagnostics_asset(),
         ]
     )

@@ -51,14 +51,16 @@ from scipy.ndimage import convolve1d
 
 from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import InvalidValueError
+from hedging_pipeline.risk.fundamentals import (
+    fundamental_descriptors,
+    point_in_time_fundamentals,
+)
 from hedging_pipeline.risk.industries import assign_industries
 from hedging_pipeline.types import STYLE_FACTORS, BoolArray, FloatArray, IntArray
 
 WINSOR_MAX_PASSES = 50
 WINSOR_TOLERANCE = 1e-9
 """Clip-and-restandardise until no value exceeds ``winsor_sigma * (1 + WINSOR_TOLERANCE)``."""
-DAYS_PER_YEAR_END = (12, 31)
-"""Fiscal year end assumed when ``period_end`` is missing."""
 
 DESCRIPTOR_WEIGHTS: Mapping[str, Mapping[str, float]] = {
     "size": {"log_cap": 1.0},
@@ -71,16 +73,6 @@ DESCRIPTOR_WEIGHTS: Mapping[str, Mapping[str, float]] = {
 }
 """Descriptor blend of each style (USE4-like weights; renormalised over available descriptors)."""
 
-FUNDAMENTAL_FIELDS = (
-    "total_equity",
-    "total_assets",
-    "total_liabilities",
-    "long_term_debt",
-    "short_term_debt",
-    "net_income",
-    "revenue",
-    "operating_income",
-)
 
 EXPOSURE_COLUMNS = ("date", "ticker", "industry", "market_cap", *STYLE_FACTORS)
 
@@ -350,89 +342,6 @@ def _turnover_descriptors(
     return out
 
 
-# -- fundamentals ----------------------------------------------------------------------------------
-def usable_fundamentals(fundamentals: pd.DataFrame, reporting_lag_days: int) -> pd.DataFrame:
-    """Add ``known_date``: the first date a statement may be used (period end + reporting lag).
-
-    Rows without ``period_end`` use 31 December of ``fiscal_year``; rows with neither are dropped.
-    The result is sorted by ``known_date`` then ``fiscal_year`` (the later year wins a tie).
-    """
-    require_columns(fundamentals, ("ticker",), "fundamentals")
-    f = fundamentals.copy()
-    period_end = pd.to_datetime(f["period_end"]) if "period_end" in f else pd.NaT
-    if "fiscal_year" in f:
-        year = pd.to_numeric(f["fiscal_year"], errors="coerce")
-        month, day = DAYS_PER_YEAR_END
-        fiscal_end = pd.to_datetime(
-            {"year": year, "month": month, "day": day}, errors="coerce"
-        ).where(year.notna())
-    else:
-        fiscal_end = pd.Series(pd.NaT, index=f.index)
-    end = pd.Series(period_end, index=f.index).fillna(fiscal_end)
-    f["known_date"] = end + pd.Timedelta(days=reporting_lag_days)
-    f = f[f["known_date"].notna()]
-    for column in FUNDAMENTAL_FIELDS:
-        if column not in f:
-            f[column] = np.nan
-    sort = ["known_date", "fiscal_year"] if "fiscal_year" in f else ["known_date"]
-    return f.sort_values(sort, kind="stable").reset_index(drop=True)
-
-
-def _point_in_time_fundamentals(
-    fundamentals: pd.DataFrame, dates: pd.DatetimeIndex, tickers: pd.Index, p: ExposureParameters
-) -> dict[str, FloatArray]:
-    """Each field as of each date: the latest usable non-missing value, ``(n_dates, n_assets)``."""
-    known = usable_fundamentals(fundamentals, p.reporting_lag_days)
-    known = known[known["ticker"].isin(tickers)]
-    grid = pd.DataFrame(
-        {
-            "date": np.repeat(dates.to_numpy(), len(tickers)),
-            "ticker": np.tile(tickers.to_numpy(), len(dates)),
-        }
-    )
-    grid["row"] = np.arange(len(grid))
-    grid = grid.sort_values("date", kind="stable")
-    out = {}
-    for field in FUNDAMENTAL_FIELDS:
-        right = known.loc[known[field].notna(), ["ticker", "known_date", field]]
-        merged = pd.merge_asof(
-            grid,
-            right,
-            left_on="date",
-            right_on="known_date",
-            by="ticker",
-            direction="backward",
-            tolerance=pd.Timedelta(days=p.max_fundamental_age_days),
-        )
-        values = np.full(len(grid), np.nan)
-        values[merged["row"].to_numpy()] = merged[field].to_numpy(dtype=float)
-        out[field] = values.reshape(len(dates), len(tickers))
-    return out
-
-
-def _fundamental_descriptors(f: Mapping[str, FloatArray], cap: FloatArray) -> dict[str, FloatArray]:
-    def ratio(num: FloatArray, den: FloatArray, positive_den: bool = True) -> FloatArray:
-        ok = np.isfinite(num) & np.isfinite(den) & ((den > 0) if positive_den else (den != 0))
-        return np.divide(num, den, out=np.full_like(num, np.nan), where=ok)
-
-    debt = np.where(
-        np.isfinite(f["long_term_debt"]) | np.isfinite(f["short_term_debt"]),
-        np.nan_to_num(f["long_term_debt"]) + np.nan_to_num(f["short_term_debt"]),
-        np.nan,
-    )
-    equity = f["total_equity"]
-    return {
-        "book_to_price": ratio(equity, cap),
-        "earnings_to_price": ratio(f["net_income"], cap),
-        "roe": ratio(f["net_income"], equity),
-        "roa": ratio(f["net_income"], f["total_assets"]),
-        "operating_margin": ratio(f["operating_income"], f["revenue"]),
-        "market_leverage": ratio(cap + debt, cap),
-        "debt_to_assets": ratio(f["total_liabilities"], f["total_assets"]),
-        "book_leverage": ratio(equity + debt, equity),
-    }
-
-
 # -- assembly --------------------------------------------------------------------------------------
 def _wide(
     frame: pd.DataFrame, column: str, dates: pd.DatetimeIndex, tickers: pd.Index
@@ -487,6 +396,38 @@ def _output_dates(
         return calendar
     wanted = pd.DatetimeIndex(pd.to_datetime(list(dates))).unique().sort_values()
     return wanted[wanted.isin(calendar)]
+
+
+def _descriptors(
+    prices: pd.DataFrame,
+    daily_returns: pd.DataFrame,
+    cap_all: FloatArray,
+    fundamentals: pd.DataFrame,
+    calendar: pd.DatetimeIndex,
+    out_dates: pd.DatetimeIndex,
+    tickers: pd.Index,
+    parameters: ExposureParameters,
+) -> dict[str, FloatArray]:
+    """Raw descriptors of every style on the output dates, ``(n_out_dates, n_assets)`` each."""
+    ret_all = _wide(daily_returns, "ret", calendar, tickers)
+    rows = calendar.get_indexer(out_dates)
+    cap = cap_all[rows]
+    universe = np.isfinite(cap)
+    descriptors: dict[str, FloatArray] = {"log_cap": np.log(np.where(universe, cap, np.nan))}
+    descriptors["relative_strength"] = _momentum(ret_all, parameters)[rows]
+    descriptors |= {
+        k: v[rows] for k, v in _volatility_descriptors(ret_all, cap_all, parameters).items()
+    }
+    turnover = _turnover_descriptors(
+        _wide(prices, "volume", calendar, tickers),
+        _wide(prices, "close", calendar, tickers),
+        cap_all,
+        parameters,
+    )
+    descriptors |= {k: v[rows] for k, v in turnover.items()}
+    funds = point_in_time_fundamentals(fundamentals, out_dates, tickers, parameters)
+    descriptors |= fundamental_descriptors(funds, cap)
+    return descriptors
 
 
 def compute_style_exposures(
@@ -564,26 +505,12 @@ def compute_style_exposures(
     codes, labels = _industry_codes(industries, tickers)
 
     cap_all = _wide(market_caps, "market_cap", calendar, tickers)
-    ret_all = _wide(daily_returns, "ret", calendar, tickers)
     rows = calendar.get_indexer(out_dates)
     cap = cap_all[rows]
     universe = np.isfinite(cap)
-
-    descriptors: dict[str, FloatArray] = {"log_cap": np.log(np.where(universe, cap, np.nan))}
-    descriptors["relative_strength"] = _momentum(ret_all, parameters)[rows]
-    descriptors |= {
-        k: v[rows] for k, v in _volatility_descriptors(ret_all, cap_all, parameters).items()
-    }
-    turnover = _turnover_descriptors(
-        _wide(prices, "volume", calendar, tickers),
-        _wide(prices, "close", calendar, tickers),
-        cap_all,
-        parameters,
+    descriptors = _descriptors(
+        prices, daily_returns, cap_all, fundamentals, calendar, out_dates, tickers, parameters
     )
-    descriptors |= {k: v[rows] for k, v in turnover.items()}
-    funds = _point_in_time_fundamentals(fundamentals, out_dates, tickers, parameters)
-    descriptors |= _fundamental_descriptors(funds, cap)
-
     z = {
         name: _winsorised_z(x, cap, universe & np.isfinite(x), parameters.winsor_sigma)
         for name, x in descriptors.items()

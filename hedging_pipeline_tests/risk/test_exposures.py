@@ -12,8 +12,8 @@ from hedging_pipeline.risk.exposures import (
     ExposureParameters,
     compute_style_exposures,
     standardise_vendor_exposures,
-    usable_fundamentals,
 )
+from hedging_pipeline.risk.fundamentals import usable_fundamentals
 from hedging_pipeline.types import STYLE_FACTORS
 from hedging_pipeline_tests.synthetic import make_market_panel
 

@@ -11,8 +11,8 @@ from hedging_pipeline.risk.exposures import compute_style_exposures
 from hedging_pipeline.risk.model import RiskModel
 from hedging_pipeline.risk.regression import (
     estimate_factor_returns,
-    estimate_factor_returns_reference,
 )
+from hedging_pipeline.risk.regression_reference import estimate_factor_returns_reference
 from hedging_pipeline.risk.specific import estimate_specific_risk
 from hedging_pipeline.types import STYLE_FACTORS
 
