@@ -30,10 +30,16 @@ from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.risk import quality
 from hedging_pipeline.risk.covariance import WINDOW_DAYS, rolling_factor_covariance
 from hedging_pipeline.risk.diagnostics import validate_risk_model
-from hedging_pipeline.risk.exposures import LOOKBACK_CALENDAR_DAYS, build_style_exposures
+from hedging_pipeline.risk.exposures import (
+    AGE_COLUMNS,
+    LOOKBACK_CALENDAR_DAYS,
+    build_style_exposures,
+    style_coverage,
+)
 from hedging_pipeline.risk.regression import MAX_EXPOSURE_AGE_DAYS, estimate_factor_returns
 from hedging_pipeline.risk.specific import estimate_specific_risk
 from hedging_pipeline.settings import Settings
+from hedging_pipeline.types import STYLE_FACTORS
 
 EXPOSURE_LOOKBACK_MONTHS = LOOKBACK_CALENDAR_DAYS // 30 + 1
 MODEL_LOOKBACK_DAYS = int(WINDOW_DAYS * 7 / 5 * 1.05) + 10
@@ -43,7 +49,8 @@ CALENDAR_LOOKAHEAD_DAYS = 10
 """The trading calendar is read a little past the window to tell a complete month from an open one."""
 REPORT_NAME = "risk_model_report.md"
 
-EXPOSURE_BLOCKING, EXPOSURE_WARN = ("complete_exposures",), ("standardised_exposures",)
+EXPOSURE_BLOCKING = ("complete_exposures",)
+EXPOSURE_WARN = ("standardised_exposures", "style_coverage")
 REGRESSION_BLOCKING, REGRESSION_WARN = ("complete_factor_returns",), ("mean_r2_in_range",)
 
 
@@ -77,6 +84,21 @@ def _as_of_metadata(frame: pd.DataFrame, as_of: pd.DatetimeIndex) -> dict:
 
 COMMON = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_RISK}
 KINDS = {"duckdb", "pandas"}
+
+
+def _coverage_metadata(frame: pd.DataFrame, coverage: pd.DataFrame) -> dict:
+    """Style coverage per month (table and plot) and the median statement age per style."""
+    if coverage.empty:
+        return {}
+    table = coverage[["period", *STYLE_FACTORS]].assign(
+        period=coverage["period"].dt.strftime("%Y-%m")
+    )
+    ages = {c: float(frame[c].median()) for c in AGE_COLUMNS if frame[c].notna().any()}
+    meta = {
+        "style_coverage": dg.MetadataValue.md(frame_to_markdown(table.round(3), max_rows=24)),
+        "median_statement_age_days": dg.MetadataValue.json(ages),
+    }
+    return meta | plot_metadata(risk_report.plot_style_coverage(coverage), title="style_coverage")
 
 
 def _style_exposures_asset(monthly: dict) -> dg.AssetsDefinition:
@@ -116,15 +138,18 @@ def _style_exposures_asset(monthly: dict) -> dg.AssetsDefinition:
             vendor,
             pd.date_range(start, end),
         )
+        coverage = style_coverage(frame)
         checks = {
             "complete_exposures": quality.exposures_complete(frame),
             "standardised_exposures": quality.exposures_standardised(frame),
+            "style_coverage": quality.style_coverage_sufficient(coverage),
         }
         raise_on_blocking("style_exposures", checks, EXPOSURE_BLOCKING)
         wh.write_partition("style_exposures", frame, start=start, end=end)
         meta = frame_metadata(frame)
         meta["source"] = dg.MetadataValue.text("vendor" if len(vendor) else "computed")
         meta["n_industries"] = dg.MetadataValue.int(int(frame["industry"].nunique()))
+        meta |= _coverage_metadata(frame, coverage)
         return dg.MaterializeResult(
             metadata=meta,
             check_results=check_results("style_exposures", checks, blocking=EXPOSURE_BLOCKING),
