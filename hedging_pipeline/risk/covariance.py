@@ -31,6 +31,7 @@ from hedging_pipeline.errors import (
     InvalidValueError,
     MissingColumnError,
 )
+from hedging_pipeline.risk.regime import regime_multiplier
 from hedging_pipeline.types import TRADING_DAYS_PER_YEAR, FloatArray
 
 WINDOW_DAYS = 504
@@ -170,6 +171,7 @@ def rolling_factor_covariance(
     min_eigenvalue: float = 0.0,
     factors: Iterable[str] | None = None,
     skip_insufficient: bool = False,
+    regime_adjustment: bool = False,
 ) -> pd.DataFrame:
     """Annualised factor covariance matrices as of each date, in long form.
 
@@ -198,6 +200,9 @@ def rolling_factor_covariance(
     skip_insufficient : bool
         Leave out (instead of raising for) as-of dates with fewer than ``window_days`` dates of
         history; the caller sees them missing from the output.
+    regime_adjustment : bool
+        Multiply each matrix by the window's volatility regime multiplier ``λ_F²``
+        (:func:`~hedging_pipeline.risk.regime.regime_multiplier`, USE4).
 
     Returns
     -------
@@ -240,6 +245,8 @@ def rolling_factor_covariance(
             newey_west_lags=newey_west_lags,
             min_eigenvalue=min_eigenvalue,
         )
+        if regime_adjustment:
+            cov = cov * regime_multiplier(values[end - window_days : end])
         frames.append(
             pd.DataFrame(
                 {

@@ -29,6 +29,7 @@ from hedging_pipeline.errors import (
     InsufficientHistoryError,
     InvalidValueError,
 )
+from hedging_pipeline.risk.regime import regime_multiplier
 from hedging_pipeline.types import TRADING_DAYS_PER_YEAR, FloatArray
 
 WINDOW_DAYS = 504
@@ -141,6 +142,7 @@ def estimate_specific_risk(
     n_size_groups: int = N_SIZE_GROUPS,
     min_observations: int = MIN_OBSERVATIONS,
     skip_insufficient: bool = False,
+    regime_adjustment: bool = False,
 ) -> pd.DataFrame:
     """Annualised specific volatility per stock as of each date.
 
@@ -170,6 +172,9 @@ def estimate_specific_risk(
     skip_insufficient : bool
         Leave out (instead of raising for) as-of dates with fewer than ``window_days`` dates of
         history.
+    regime_adjustment : bool
+        Multiply every volatility by the window's specific regime multiplier ``λ_S``
+        (:func:`~hedging_pipeline.risk.regime.regime_multiplier`, USE4).
 
     Returns
     -------
@@ -232,6 +237,8 @@ def estimate_specific_risk(
                 f"ending {as_of.date()}"
             )
         vol = shrink_to_size_groups(sigma, cap, shrinkage=shrinkage, n_groups=n_size_groups)
+        if regime_adjustment:
+            vol = vol * np.sqrt(regime_multiplier(wide[end - window_days : end]))
         frames.append(
             pd.DataFrame(
                 {"date": as_of, "ticker": universe, "vol": vol * np.sqrt(TRADING_DAYS_PER_YEAR)}
