@@ -109,9 +109,17 @@ def _regression(work: Path, raw_dir: Path) -> dict[str, pd.DataFrame]:
 VARIANTS = {
     "baseline (rolling 504)": ({"method": "rolling"}, {"method": "rolling"}),
     "ewma": ({"method": "ewma"}, {"method": "ewma"}),
-    "ewma + regime": (
+    "ewma + regime (USE4 mean z²)": (
         {"method": "ewma", "regime_adjustment": True},
+        {"method": "ewma", "regime_adjustment": True, "regime_pooled": False},
+    ),
+    "ewma + regime (pooled)": (
+        {"method": "ewma", "regime_adjustment": True, "regime_pooled": True},
+        {"method": "ewma", "regime_adjustment": True, "regime_pooled": True},
+    ),
+    "ewma + factor regime, specific pooled": (
         {"method": "ewma", "regime_adjustment": True},
+        {"method": "ewma", "regime_adjustment": True, "regime_pooled": True},
     ),
 }
 
@@ -197,8 +205,10 @@ def factor_hedge_te(models, p, wide, n_targets=20, seed=1) -> pd.DataFrame:
             basket = month[list(res.tickers)].fillna(0.0).to_numpy() @ res.weights
             active = month[target].to_numpy() - basket
             realised = float(np.sqrt(np.mean(active**2) * 252))
-            rows.append((m.as_of, target, res.tracking_error, realised))
-    return pd.DataFrame(rows, columns=["as_of", "target", "predicted_te", "realised_te"])
+            rows.append((m.as_of, target, res.predicted_te, realised, res.solve_ms))
+    return pd.DataFrame(
+        rows, columns=["as_of", "target", "predicted_te", "realised_te", "solve_ms"]
+    )
 
 
 LEVEL_SPAN = (pd.Timestamp("2018-01-01"), pd.Timestamp("2019-12-31"))
@@ -238,10 +248,36 @@ def stage_levels(work: Path, raw_dir: Path) -> None:
         )
 
 
+def portfolio_bias_over_months(models, daily_returns) -> pd.DataFrame:
+    """USE4's test: each random portfolio's bias statistic over the T monthly outcomes."""
+    from hedging_pipeline.risk.diagnostics import bias_statistics
+
+    crisis = {pd.Timestamp("2020-01-31"), pd.Timestamp("2020-02-28"), pd.Timestamp("2020-03-31")}
+    rows = []
+    for label, ms in (
+        ("all months", models),
+        ("calm months", [m for m in models if m.as_of not in crisis]),
+    ):
+        bs = bias_statistics(ms, daily_returns)
+        rows.append(
+            (
+                label,
+                bs.n_periods,
+                f"[{bs.band[0]:.3f}, {bs.band[1]:.3f}]",
+                float(bs.portfolio_bias["bias"].median()),
+                float(bs.portfolio_bias["in_band"].mean()),
+            )
+        )
+    return pd.DataFrame(rows, columns=["months", "T", "band", "median_bias", "share_in_band"])
+
+
 def stage_calibration(work: Path, raw_dir: Path, hedges: bool) -> None:
     p = _panels(work, raw_dir)
     as_of = _month_ends(p)
     models = _models(work, raw_dir, as_of)
+    for name, ms in models.items():
+        print(f"**{name}**: random portfolios, bias over the monthly outcomes")
+        print(portfolio_bias_over_months(ms, p["daily_returns"]).round(3).to_markdown(index=False))
     wide = p["daily_returns"].pivot(index="date", columns="ticker", values="ret").sort_index()
     tables = []
     for name, ms in models.items():

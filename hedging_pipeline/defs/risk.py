@@ -6,7 +6,8 @@
   trading day): the √cap-weighted Huber regressions of each day's returns on the previous close's
   exposures.
 * ``factor_covariance``, ``specific_risk`` (one as-of date per complete month with two years of
-  history; other months write no rows and say so): the month-end model.
+  history; other months write no rows and say so): the month-end model, EWMA with the USE4
+  volatility regime adjustment (``MODEL_COVARIANCE_SETTINGS``, ``MODEL_SPECIFIC_SETTINGS``).
 * ``risk_model_diagnostics`` (unpartitioned): R², t-stat exceedance and bias statistics with plots;
   writes a small ``risk_model_diagnostics`` table and the Markdown report under the reports folder.
 """
@@ -28,7 +29,11 @@ from hedging_pipeline.defs.resources import WarehouseResource
 from hedging_pipeline.reporting import risk_report
 from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.risk import quality
-from hedging_pipeline.risk.covariance import WINDOW_DAYS, rolling_factor_covariance
+from hedging_pipeline.risk.covariance import (
+    MODEL_COVARIANCE_SETTINGS,
+    WINDOW_DAYS,
+    rolling_factor_covariance,
+)
 from hedging_pipeline.risk.diagnostics import validate_risk_model
 from hedging_pipeline.risk.exposures import (
     AGE_COLUMNS,
@@ -37,7 +42,7 @@ from hedging_pipeline.risk.exposures import (
     style_coverage,
 )
 from hedging_pipeline.risk.regression import MAX_EXPOSURE_AGE_DAYS, estimate_factor_returns
-from hedging_pipeline.risk.specific import estimate_specific_risk
+from hedging_pipeline.risk.specific import MODEL_SPECIFIC_SETTINGS, estimate_specific_risk
 from hedging_pipeline.settings import Settings
 from hedging_pipeline.types import STYLE_FACTORS
 
@@ -253,14 +258,16 @@ def _factor_covariance_asset(monthly: dict) -> dg.AssetsDefinition:
         **COMMON,
     )
     def factor_covariance(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        """Annualised factor covariance (504-day window, PSD) as of each complete month's last day."""
+        """Annualised factor covariance (EWMA in a 504-day window, regime-adjusted, PSD) each month end."""
         start, end = partition_window(context)
         as_of = _month_ends(warehouse, start, end)
         wh = warehouse.get()
         returns = wh.read(
             "factor_returns", start=start - pd.Timedelta(days=MODEL_LOOKBACK_DAYS), end=end
         )
-        frame = rolling_factor_covariance(returns, as_of, skip_insufficient=True)
+        frame = rolling_factor_covariance(
+            returns, as_of, skip_insufficient=True, **MODEL_COVARIANCE_SETTINGS
+        )
         checks = {"psd": quality.covariance_psd(frame)}
         raise_on_blocking("factor_covariance", checks, ("psd",))
         wh.write_partition("factor_covariance", frame, start=start, end=end)
@@ -292,7 +299,7 @@ def _specific_risk_asset(monthly: dict) -> dg.AssetsDefinition:
         **COMMON,
     )
     def specific_risk(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        """Annualised specific volatility per stock, shrunk toward its size decile, each month end."""
+        """Annualised specific vol per stock (EWMA, shrunk to size decile, regime-adjusted), month end."""
         start, end = partition_window(context)
         as_of = _month_ends(warehouse, start, end)
         wh = warehouse.get()
@@ -303,6 +310,7 @@ def _specific_risk_asset(monthly: dict) -> dg.AssetsDefinition:
             wh.read("market_caps", start=start, end=end, columns=["date", "ticker", "market_cap"]),
             as_of,
             skip_insufficient=True,
+            **MODEL_SPECIFIC_SETTINGS,
         )
         checks = {"positive_vol": quality.specific_vol_positive(frame)}
         raise_on_blocking("specific_risk", checks, ("positive_vol",))

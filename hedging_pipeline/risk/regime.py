@@ -36,6 +36,7 @@ SEED_DAYS = 63
 def regime_multiplier(
     x: FloatArray,
     *,
+    pooled: bool = False,
     vra_half_life_days: float = VRA_HALF_LIFE_DAYS,
     vol_half_life_days: float = VOL_HALF_LIFE_DAYS,
     seed_days: int = SEED_DAYS,
@@ -50,6 +51,10 @@ def regime_multiplier(
         Half-lives of the bias average and of the volatility forecasts (trading days).
     seed_days : int
         Leading days used only to seed the forecasts.
+    pooled : bool
+        Score each day by ``Σ_i x_it² / Σ_i σ²_i,t|t-1`` instead of the mean of the ratios: the
+        mean of ``x² / σ²`` is biased up when the forecasts are noisy (Jensen: ``1 / σ²`` is
+        convex), as single-stock specific forecasts are.
 
     Returns
     -------
@@ -68,7 +73,10 @@ def regime_multiplier(
     for t in range(seed_days, n_days):
         scored = observed[t] & (var > 0)
         if scored.any():
-            b2[t] = float(np.mean(sq[t, scored] / var[scored]))
+            if pooled:
+                b2[t] = float(sq[t, scored].sum() / var[scored].sum())
+            else:
+                b2[t] = float(np.mean(sq[t, scored] / var[scored]))
         var = np.where(observed[t], decay * var + (1.0 - decay) * sq[t], var)
     age = np.arange(n_days - 1, -1, -1, dtype=float)
     w = np.where(np.isfinite(b2), 0.5 ** (age / vra_half_life_days), 0.0)

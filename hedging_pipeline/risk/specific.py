@@ -48,6 +48,11 @@ MAX_CAP_AGE_DAYS = 10
 
 SpecificMethod = Literal["rolling", "ewma"]
 
+MODEL_SPECIFIC_SETTINGS = {"method": "ewma", "regime_adjustment": True, "regime_pooled": True}
+"""What the ``specific_risk`` asset uses: EWMA 84 days with the regime adjustment scored by pooled
+variance ratios (USE4's mean z² is biased up by noisy single-stock forecasts and over-predicted hedge
+risk); chosen with :data:`~hedging_pipeline.risk.covariance.MODEL_COVARIANCE_SETTINGS` (issue 12)."""
+
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
     require_columns(frame, columns, name)
@@ -143,6 +148,7 @@ def estimate_specific_risk(
     min_observations: int = MIN_OBSERVATIONS,
     skip_insufficient: bool = False,
     regime_adjustment: bool = False,
+    regime_pooled: bool = True,
 ) -> pd.DataFrame:
     """Annualised specific volatility per stock as of each date.
 
@@ -175,6 +181,8 @@ def estimate_specific_risk(
     regime_adjustment : bool
         Multiply every volatility by the window's specific regime multiplier ``λ_S``
         (:func:`~hedging_pipeline.risk.regime.regime_multiplier`, USE4).
+    regime_pooled : bool
+        Score the days by pooled variance ratios (default; see ``regime_multiplier``).
 
     Returns
     -------
@@ -238,7 +246,9 @@ def estimate_specific_risk(
             )
         vol = shrink_to_size_groups(sigma, cap, shrinkage=shrinkage, n_groups=n_size_groups)
         if regime_adjustment:
-            vol = vol * np.sqrt(regime_multiplier(wide[end - window_days : end]))
+            vol = vol * np.sqrt(
+                regime_multiplier(wide[end - window_days : end], pooled=regime_pooled)
+            )
         frames.append(
             pd.DataFrame(
                 {"date": as_of, "ticker": universe, "vol": vol * np.sqrt(TRADING_DAYS_PER_YEAR)}

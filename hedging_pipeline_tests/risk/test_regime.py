@@ -54,3 +54,12 @@ def test_covariance_is_scaled_by_the_multiplier():
     lam2 = regime_multiplier(values[-250:])
     assert lam2 > 1.2
     assert np.allclose(adjusted["cov"], plain["cov"] * lam2)
+
+
+def test_pooled_score_is_not_biased_up_by_noisy_forecasts():
+    # Heavy-tailed series with a stable volatility: the mean of x² / σ² exceeds 1 (Jensen), the
+    # pooled ratio stays near 1.
+    rng = np.random.default_rng(4)
+    x = rng.standard_t(3, (504, 300)) * 0.01
+    assert regime_multiplier(x) > regime_multiplier(x, pooled=True)
+    assert regime_multiplier(x, pooled=True) == pytest.approx(1.0, abs=0.15)
