@@ -321,12 +321,20 @@ def _huber_newton(
         t = np.ones(idx.size)
         shrink = step[:, n_k] < 0
         t[shrink] = np.minimum(1.0, 0.99 * si[shrink] / -step[shrink, n_k])
+        pending = np.ones(idx.size, dtype=bool)  # only dates still failing Armijo are re-scored
         for _ in range(MAX_BACKTRACKS):
-            trial = _huber_objective(resid + t[:, None] * dr, si + t * step[:, n_k], s, epsilon)
-            ok = trial <= f0 + ARMIJO_SLOPE * t * slope
-            if ok.all():
+            rows = np.flatnonzero(pending)
+            trial = _huber_objective(
+                resid[rows] + t[rows, None] * dr[rows],
+                si[rows] + t[rows] * step[rows, n_k],
+                s[rows],
+                epsilon,
+            )
+            ok = trial <= f0[rows] + ARMIJO_SLOPE * t[rows] * slope[rows]
+            pending[rows[ok]] = False
+            if not pending.any():
                 break
-            t = np.where(ok, t, t * BACKTRACK_FACTOR)
+            t[rows[~ok]] *= BACKTRACK_FACTOR
         g_new = gi + t[:, None] * step[:, :n_k]
         # The exact scale for the new coefficients can only lower the objective further; it keeps a
         # Newton step that overshoots in sigma (the linear pieces have no curvature) from stalling
