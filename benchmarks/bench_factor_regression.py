@@ -37,8 +37,8 @@ from hedging_pipeline.risk.regression import (  # noqa: E402
     _huber_objective,
     _huber_scale,
     estimate_factor_returns,
-    estimate_factor_returns_reference,
 )
+from hedging_pipeline.risk.regression_reference import estimate_factor_returns_reference  # noqa: E402
 from hedging_pipeline_tests.risk.real_data import build_real_panels  # noqa: E402
 
 RAW_DIR = ROOT.parent / "shared" / "data"

@@ -13,6 +13,8 @@ Choices (documented in README "Data handling"):
   ``fundamentals.shares_outstanding`` known at the date (``period_end`` + reporting lag), else a market-cap
   snapshot in ``companies`` divided by the close on the snapshot date, else the earliest share count known for
   the ticker (a documented look-ahead in the share count only). Share counts are carried across splits.
+  Issuer-level snapshots are split among share classes, and share counts whose cap disagrees with the
+  snapshot by more than [0.67, 1.5]x are rejected in favour of the snapshot (:mod:`.market_caps`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.market_caps import (
+    REJECTED_SOURCE,
+    check_share_counts,
+    cross_check_fundamentals,
+    negative_counts,
+    split_issuer_snapshots,
+)
 from hedging_pipeline.data.schema import MARKET_CAP_SNAPSHOT
 from hedging_pipeline.data.tables import PRICE_COLUMNS
 
@@ -158,25 +167,35 @@ def share_references(
     Returns
     -------
     pd.DataFrame
-        ticker, known_date, shares_norm, source ("fundamentals", "snapshot_YYYY", "companies"), sorted.
+        ticker, known_date, shares_norm, source ("fundamentals", "fundamentals_rejected", "snapshot_YYYY",
+        "companies"), snapshot_ratio (derived / snapshot-implied cap of fundamentals rows), sorted. Share
+        classes and the snapshot cross-check: :mod:`hedging_pipeline.data.market_caps`.
+
+    Raises
+    ------
+    InvalidValueError
+        A negative market cap or share count in ``companies`` (negative counts in ``fundamentals``
+        become rejected rows, named by :func:`~hedging_pipeline.data.market_caps.warning_line`).
     """
+    for column in companies.columns:
+        if MARKET_CAP_SNAPSHOT.match(str(column)) or column in ("market_cap", "shares_outstanding"):
+            check_share_counts(companies, column, "companies")
     first_factor = prices.sort_values("date").groupby("ticker")
     refs: list[pd.DataFrame] = []
+    fund_refs = pd.DataFrame(columns=["ticker", "known_date", "shares_norm", "source"])
 
     if "shares_outstanding" in fundamentals.columns:
         fund = fundamentals.loc[fundamentals["shares_outstanding"] > 0].copy()
         fund["known_date"] = _known_date(fund, reporting_lag_days)
         fund = fund.dropna(subset=["known_date"])
         factor = _factor_at(prices, fund["ticker"], fund["known_date"])
-        refs.append(
-            pd.DataFrame(
-                {
-                    "ticker": fund["ticker"].to_numpy(),
-                    "known_date": fund["known_date"].to_numpy(),
-                    "shares_norm": fund["shares_outstanding"].to_numpy() / factor,
-                    "source": "fundamentals",
-                }
-            )
+        fund_refs = pd.DataFrame(
+            {
+                "ticker": fund["ticker"].to_numpy(),
+                "known_date": fund["known_date"].to_numpy(),
+                "shares_norm": fund["shares_outstanding"].to_numpy() / factor,
+                "source": "fundamentals",
+            }
         )
 
     last = first_factor.tail(1).set_index("ticker")
@@ -205,18 +224,31 @@ def share_references(
         shares = values.loc[rows.index]
         if column != "shares_outstanding":
             shares = shares / rows["close"]
-        refs.append(
-            pd.DataFrame(
-                {
-                    "ticker": rows.index.to_numpy(),
-                    "known_date": rows["date"].to_numpy(),
-                    "shares_norm": (shares / rows["split_factor"]).to_numpy(),
-                    "source": source,
-                }
-            )
+        ref = pd.DataFrame(
+            {
+                "ticker": rows.index.to_numpy(),
+                "known_date": rows["date"].to_numpy(),
+                "shares_norm": (shares / rows["split_factor"]).to_numpy(),
+                "source": source,
+                "shares": shares.to_numpy(),
+            }
         )
+        refs.append(
+            split_issuer_snapshots(ref, companies)
+            if match is not None
+            else ref.drop(columns="shares")
+        )
+    snapshots = [r for r in refs if r["source"].str.startswith("snapshot").all()]
+    fund_refs = cross_check_fundamentals(
+        fund_refs, pd.concat(snapshots, ignore_index=True) if snapshots else pd.DataFrame()
+    )
+    if "shares_outstanding" in fundamentals.columns:
+        refs.append(negative_counts(fundamentals, _known_date(fundamentals, reporting_lag_days)))
+    refs = [r for r in (fund_refs, *refs) if len(r)]
     if not refs:
-        return pd.DataFrame(columns=["ticker", "known_date", "shares_norm", "source"])
+        return pd.DataFrame(
+            columns=["ticker", "known_date", "shares_norm", "source", "snapshot_ratio"]
+        )
     out = pd.concat(refs, ignore_index=True)
     out["known_date"] = pd.to_datetime(out["known_date"]).astype("datetime64[ns]")
     return out.sort_values(["known_date", "ticker"]).reset_index(drop=True)
@@ -252,7 +284,7 @@ def market_cap_panel(prices: pd.DataFrame, references: pd.DataFrame) -> pd.DataF
         no share information at all (never a made-up number).
     """
     left = prices[["date", "ticker", "close", "split_factor"]].sort_values("date").copy()
-    refs = references.sort_values("known_date")
+    refs = references.loc[references["source"] != REJECTED_SOURCE].sort_values("known_date")
     pit = refs.loc[refs["source"] == "fundamentals"]
     merged = pd.merge_asof(
         left,

@@ -62,6 +62,7 @@ COMPANIES = RawFileSchema(
     name="companies",
     required=("ticker", "name", "gics_sector"),
     optional=(
+        "cik",
         "gics_industry_group",
         "gics_industry",
         "gics_sub_industry",

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from hedging_pipeline.data import cleaning, quality
+from hedging_pipeline.data import market_caps as market_caps_checks
 from hedging_pipeline.defs.common import GROUP_PANELS, OWNER, WAREHOUSE_POOL, frame_metadata
 from hedging_pipeline.defs.partitions import PartitionSet, partition_window
 from hedging_pipeline.defs.resources import WarehouseResource
@@ -48,6 +49,39 @@ def check_specs(
     return [dg.AssetCheckSpec(name, asset=asset_key, blocking=True) for name in blocking] + [
         dg.AssetCheckSpec(name, asset=asset_key) for name in warn
     ]
+
+
+def _market_caps_asset(common: dict) -> dg.AssetsDefinition:
+    """``market_caps``, with the snapshot cross-check as a WARN check."""
+
+    @dg.asset(
+        deps=["prices", "share_counts"],
+        check_specs=check_specs("market_caps", (), ("caps_match_snapshot",)),
+        **common,
+    )
+    def market_caps(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        """Daily market capitalisation: point-in-time share counts carried across splits, times the close."""
+        start, end = partition_window(context)
+        wh = warehouse.get()
+        window = wh.read(
+            "prices", start=start, end=end, columns=["date", "ticker", "close", "split_factor"]
+        )
+        references = wh.read("share_counts", date_column="known_date")
+        frame = cleaning.market_cap_panel(window, references)
+        wh.write_partition("market_caps", frame, start=start, end=end)
+        rejected = market_caps_checks.rejected_counts(references, window["ticker"].unique())
+        line = market_caps_checks.warning_line(rejected)
+        if len(rejected):
+            context.log.warning(f"market_caps: {line}")
+        meta = frame_metadata(frame)
+        meta["missing_market_cap"] = dg.MetadataValue.int(int(frame["market_cap"].isna().sum()))
+        meta["by_source"] = dg.MetadataValue.json(frame["cap_source"].value_counts().to_dict())
+        checks = {"caps_match_snapshot": quality.QualityResult(rejected.empty, line)}
+        return dg.MaterializeResult(
+            metadata=meta, check_results=check_results("market_caps", checks, blocking=())
+        )
+
+    return market_caps
 
 
 def build_panel_assets(parts: PartitionSet) -> list:
@@ -120,21 +154,7 @@ def build_panel_assets(parts: PartitionSet) -> list:
             check_results=check_results("daily_returns", checks, blocking=returns_blocking),
         )
 
-    @dg.asset(deps=["prices", "share_counts"], **common)
-    def market_caps(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        """Daily market capitalisation: point-in-time share counts carried across splits, times the close."""
-        start, end = partition_window(context)
-        wh = warehouse.get()
-        window = wh.read(
-            "prices", start=start, end=end, columns=["date", "ticker", "close", "split_factor"]
-        )
-        frame = cleaning.market_cap_panel(window, wh.read("share_counts", date_column="known_date"))
-        wh.write_partition("market_caps", frame, start=start, end=end)
-        meta = frame_metadata(frame)
-        meta["missing_market_cap"] = dg.MetadataValue.int(int(frame["market_cap"].isna().sum()))
-        meta["by_source"] = dg.MetadataValue.json(frame["cap_source"].value_counts().to_dict())
-        return dg.MaterializeResult(metadata=meta)
-
+    market_caps = _market_caps_asset(common)
     return [prices, daily_returns, market_caps]
 
 

@@ -6,7 +6,8 @@
   trading day): the √cap-weighted Huber regressions of each day's returns on the previous close's
   exposures.
 * ``factor_covariance``, ``specific_risk`` (one as-of date per complete month with two years of
-  history; other months write no rows and say so): the month-end model.
+  history; other months write no rows and say so): the month-end model, EWMA with the USE4
+  volatility regime adjustment (``MODEL_COVARIANCE_SETTINGS``, ``MODEL_SPECIFIC_SETTINGS``).
 * ``risk_model_diagnostics`` (unpartitioned): R², t-stat exceedance and bias statistics with plots;
   writes a small ``risk_model_diagnostics`` table and the Markdown report under the reports folder.
 """
@@ -29,12 +30,22 @@ from hedging_pipeline.defs.resources import WarehouseResource
 from hedging_pipeline.reporting import risk_report
 from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.risk import quality
-from hedging_pipeline.risk.covariance import WINDOW_DAYS, rolling_factor_covariance
+from hedging_pipeline.risk.covariance import (
+    MODEL_COVARIANCE_SETTINGS,
+    WINDOW_DAYS,
+    rolling_factor_covariance,
+)
 from hedging_pipeline.risk.diagnostics import validate_risk_model
-from hedging_pipeline.risk.exposures import LOOKBACK_CALENDAR_DAYS, build_style_exposures
+from hedging_pipeline.risk.exposures import (
+    AGE_COLUMNS,
+    LOOKBACK_CALENDAR_DAYS,
+    build_style_exposures,
+    style_coverage,
+)
 from hedging_pipeline.risk.regression import MAX_EXPOSURE_AGE_DAYS, estimate_factor_returns
-from hedging_pipeline.risk.specific import estimate_specific_risk
+from hedging_pipeline.risk.specific import MODEL_SPECIFIC_SETTINGS, estimate_specific_risk
 from hedging_pipeline.settings import Settings
+from hedging_pipeline.types import STYLE_FACTORS
 
 EXPOSURE_LOOKBACK_MONTHS = LOOKBACK_CALENDAR_DAYS // 30 + 1
 MODEL_LOOKBACK_DAYS = int(WINDOW_DAYS * 7 / 5 * 1.05) + 10
@@ -44,7 +55,8 @@ CALENDAR_LOOKAHEAD_DAYS = 10
 """The trading calendar is read a little past the window to tell a complete month from an open one."""
 REPORT_NAME = "risk_model_report.md"
 
-EXPOSURE_BLOCKING, EXPOSURE_WARN = ("complete_exposures",), ("standardised_exposures",)
+EXPOSURE_BLOCKING = ("complete_exposures",)
+EXPOSURE_WARN = ("standardised_exposures", "style_coverage")
 REGRESSION_BLOCKING, REGRESSION_WARN = ("complete_factor_returns",), ("mean_r2_in_range",)
 
 
@@ -68,11 +80,27 @@ def _as_of_metadata(frame: pd.DataFrame, as_of: pd.DatetimeIndex) -> dict:
     return meta
 
 
-def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
-    """Assets and checks of the risk area."""
-    common = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_RISK}
-    kinds = {"duckdb", "pandas"}
-    monthly = {"partitions_def": parts.months, "backfill_policy": dg.BackfillPolicy.single_run()}
+COMMON = {"pool": WAREHOUSE_POOL, "owners": [OWNER], "group_name": GROUP_RISK}
+KINDS = {"duckdb", "pandas"}
+
+
+def _coverage_metadata(frame: pd.DataFrame, coverage: pd.DataFrame) -> dict:
+    """Style coverage per month (table and plot) and the median statement age per style."""
+    if coverage.empty:
+        return {}
+    table = coverage[["period", *STYLE_FACTORS]].assign(
+        period=coverage["period"].dt.strftime("%Y-%m")
+    )
+    ages = {c: float(frame[c].median()) for c in AGE_COLUMNS if frame[c].notna().any()}
+    meta = {
+        "style_coverage": dg.MetadataValue.md(frame_to_markdown(table.round(3), max_rows=24)),
+        "median_statement_age_days": dg.MetadataValue.json(ages),
+    }
+    return meta | plot_metadata(risk_report.plot_style_coverage(coverage), title="style_coverage")
+
+
+def _style_exposures_asset(monthly: dict) -> dg.AssetsDefinition:
+    """``style_exposures``: computed or vendor exposures, with coverage checks."""
 
     @dg.asset(
         deps=[
@@ -85,9 +113,9 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             "raw_exposures",
         ],
         check_specs=check_specs("style_exposures", EXPOSURE_BLOCKING, EXPOSURE_WARN),
-        kinds=kinds,
+        kinds=KINDS,
         **monthly,
-        **common,
+        **COMMON,
     )
     def style_exposures(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Standardised 7 style exposures and industry of each stock, known at each day's close."""
@@ -108,45 +136,54 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             vendor,
             pd.date_range(start, end),
         )
+        coverage = style_coverage(frame)
         checks = {
             "complete_exposures": quality.exposures_complete(frame),
             "standardised_exposures": quality.exposures_standardised(frame),
+            "style_coverage": quality.style_coverage_sufficient(coverage),
         }
         raise_on_blocking("style_exposures", checks, EXPOSURE_BLOCKING)
         wh.write_partition("style_exposures", frame, start=start, end=end)
         meta = frame_metadata(frame)
         meta["source"] = dg.MetadataValue.text("vendor" if len(vendor) else "computed")
         meta["n_industries"] = dg.MetadataValue.int(int(frame["industry"].nunique()))
+        meta |= _coverage_metadata(frame, coverage)
         return dg.MaterializeResult(
             metadata=meta,
             check_results=check_results("style_exposures", checks, blocking=EXPOSURE_BLOCKING),
         )
 
-    regression_specs = [
+    return style_exposures
+
+
+REGRESSION_DESCRIPTIONS = {
+    "factor_returns": "Daily returns of market, industry and style factors (Huber, √cap).",
+    "specific_returns": "Daily residual (specific) return of each stock in the regression.",
+    "factor_regression_stats": "Daily weighted R², assets and estimated factors.",
+}
+
+
+def _regression_specs() -> list[dg.AssetSpec]:
+    """The three tables written by one ``factor_regression`` run."""
+    return [
         dg.AssetSpec(
             key,
             deps=[_lookback("style_exposures", 1), "daily_returns"],
             description=description,
-            kinds=kinds,
+            kinds=KINDS,
             owners=[OWNER],
             group_name=GROUP_RISK,
         )
-        for key, description in (
-            (
-                "factor_returns",
-                "Daily returns of market, industry and style factors (Huber, √cap).",
-            ),
-            (
-                "specific_returns",
-                "Daily residual (specific) return of each stock in the regression.",
-            ),
-            ("factor_regression_stats", "Daily weighted R², assets and estimated factors."),
-        )
+        for key, description in REGRESSION_DESCRIPTIONS.items()
     ]
+
+
+def _factor_regression_asset(monthly: dict) -> dg.AssetsDefinition:
+    """``factor_returns``, ``specific_returns`` and ``factor_regression_stats`` in one run."""
 
     @dg.multi_asset(
         name="factor_regression",
-        specs=regression_specs,
+        specs=_regression_specs(),
         check_specs=[
             *check_specs("factor_returns", REGRESSION_BLOCKING, ()),
             *check_specs("factor_regression_stats", (), REGRESSION_WARN),
@@ -200,22 +237,30 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             "factor_regression_stats", {k: checks[k] for k in REGRESSION_WARN}, blocking=()
         )
 
+    return factor_regression
+
+
+def _factor_covariance_asset(monthly: dict) -> dg.AssetsDefinition:
+    """``factor_covariance`` at each complete month end."""
+
     @dg.asset(
         deps=[_lookback("factor_returns", MODEL_LOOKBACK_MONTHS), "trading_calendar"],
         check_specs=check_specs("factor_covariance", ("psd",), ()),
-        kinds=kinds,
+        kinds=KINDS,
         **monthly,
-        **common,
+        **COMMON,
     )
     def factor_covariance(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        """Annualised factor covariance (504-day window, PSD) as of each complete month's last day."""
+        """Annualised factor covariance (EWMA in a 504-day window, regime-adjusted, PSD) each month end."""
         start, end = partition_window(context)
         as_of = _month_ends(warehouse, start, end)
         wh = warehouse.get()
         returns = wh.read(
             "factor_returns", start=start - pd.Timedelta(days=MODEL_LOOKBACK_DAYS), end=end
         )
-        frame = rolling_factor_covariance(returns, as_of, skip_insufficient=True)
+        frame = rolling_factor_covariance(
+            returns, as_of, skip_insufficient=True, **MODEL_COVARIANCE_SETTINGS
+        )
         checks = {"psd": quality.covariance_psd(frame)}
         raise_on_blocking("factor_covariance", checks, ("psd",))
         wh.write_partition("factor_covariance", frame, start=start, end=end)
@@ -229,6 +274,12 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             check_results=check_results("factor_covariance", checks, blocking=("psd",)),
         )
 
+    return factor_covariance
+
+
+def _specific_risk_asset(monthly: dict) -> dg.AssetsDefinition:
+    """``specific_risk`` at each complete month end."""
+
     @dg.asset(
         deps=[
             _lookback("specific_returns", MODEL_LOOKBACK_MONTHS),
@@ -236,12 +287,12 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             "trading_calendar",
         ],
         check_specs=check_specs("specific_risk", ("positive_vol",), ()),
-        kinds=kinds,
+        kinds=KINDS,
         **monthly,
-        **common,
+        **COMMON,
     )
     def specific_risk(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        """Annualised specific volatility per stock, shrunk toward its size decile, each month end."""
+        """Annualised specific vol per stock (EWMA, shrunk to size decile, regime-adjusted), month end."""
         start, end = partition_window(context)
         as_of = _month_ends(warehouse, start, end)
         wh = warehouse.get()
@@ -252,6 +303,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             wh.read("market_caps", start=start, end=end, columns=["date", "ticker", "market_cap"]),
             as_of,
             skip_insufficient=True,
+            **MODEL_SPECIFIC_SETTINGS,
         )
         checks = {"positive_vol": quality.specific_vol_positive(frame)}
         raise_on_blocking("specific_risk", checks, ("positive_vol",))
@@ -264,6 +316,12 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             check_results=check_results("specific_risk", checks, blocking=("positive_vol",)),
         )
 
+    return specific_risk
+
+
+def _diagnostics_asset() -> dg.AssetsDefinition:
+    """The unpartitioned ``risk_model_diagnostics`` report asset."""
+
     @dg.asset(
         deps=[
             "factor_regression_stats",
@@ -275,7 +333,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
         ],
         check_specs=check_specs("risk_model_diagnostics", (), ("bias_in_band", "mean_r2_in_range")),
         kinds={"duckdb", "pandas", "matplotlib"},
-        **common,
+        **COMMON,
     )
     def risk_model_diagnostics(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Validation report: daily R², factor t-stat exceedance, bias statistics vs 1 ± √(2/T)."""
@@ -311,12 +369,18 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
             check_results=check_results("risk_model_diagnostics", checks, blocking=()),
         )
 
+    return risk_model_diagnostics
+
+
+def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
+    """Assets and checks of the risk area."""
+    monthly = {"partitions_def": parts.months, "backfill_policy": dg.BackfillPolicy.single_run()}
     return dg.Definitions(
         assets=[
-            style_exposures,
-            factor_regression,
-            factor_covariance,
-            specific_risk,
-            risk_model_diagnostics,
+            _style_exposures_asset(monthly),
+            _factor_regression_asset(monthly),
+            _factor_covariance_asset(monthly),
+            _specific_risk_asset(monthly),
+            _diagnostics_asset(),
         ]
     )

@@ -20,6 +20,7 @@ from hedging_pipeline.risk.diagnostics import (
     RegressionFitSummary,
     RiskValidation,
 )
+from hedging_pipeline.types import STYLE_FACTORS
 
 ROLLING_R2_DAYS = 63
 ROLLING_BIAS_PERIODS = 12
@@ -111,6 +112,18 @@ def plot_factor_correlation(rows: pd.DataFrame) -> bytes:
         f"factor correlations (annual vol) as of {pd.Timestamp(rows['date'].iloc[0]).date()}"
     )
     fig.colorbar(image, ax=ax, shrink=0.8)
+    return figure_to_png(fig)
+
+
+def plot_style_coverage(coverage: pd.DataFrame) -> bytes:
+    """Share of names with an observed (non-imputed) exposure, per style and month."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for style in STYLE_FACTORS:
+        ax.plot(coverage["period"], coverage[style], label=style, lw=1.2)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_ylabel("share observed")
+    ax.set_title("style coverage per month (rest imputed by industry mean or 0)")
+    ax.legend(fontsize=7, ncol=4, loc="lower left")
     return figure_to_png(fig)
 
 

@@ -17,9 +17,10 @@ trading_activity   log share turnover over 21 (0.35), 63 (0.35) and 252 (0.30) d
 =================  ===================================================================  ========
 
 Point in time: a fundamentals row is usable from ``period_end + reporting_lag_days`` (90 days: the
-10-K deadline), or from 31 December of ``fiscal_year`` plus the lag when ``period_end`` is missing,
-and for at most ``max_fundamental_age_days`` after that (stale statements are dropped, not carried
-for ever). Rolling windows are trailing and fixed-length, so a value on date ``d`` depends only on
+10-K deadline), or from 31 December of ``fiscal_year`` plus the lag when ``period_end`` is missing.
+The latest usable statement is carried forward with its age for at most
+``max_fundamental_age_days`` (default five years; see :class:`ExposureParameters`), and fiscal
+years are never mixed inside one ratio (:mod:`hedging_pipeline.risk.fundamentals`). Rolling windows are trailing and fixed-length, so a value on date ``d`` depends only on
 rows dated ``<= d`` and never on how much history precedes the window. A rolling descriptor needs at
 least half its window observed.
 
@@ -36,6 +37,11 @@ Standardisation, each day over that day's universe (tickers with a positive mark
 5. the filled style is standardised and winsorised a last time, so every day has cap-weighted
    mean 0, equal-weighted std 1 and no value beyond ``±winsor_sigma``.
 
+Besides the exposures, each row records which styles are *observed* (not imputed by step 3 or 4),
+as the bit mask ``observed_styles`` (bit ``i`` for ``STYLE_FACTORS[i]``; :func:`style_coverage`
+decodes it into the share of names observed per style), and for value, profitability and leverage
+the statement age in days (``value_age_days``, ...; NaN when imputed).
+
 Tickers without a market cap on a date get no row that day (they could not be weighted). A
 non-positive market cap is an error.
 """
@@ -47,19 +53,27 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import convolve1d
 
 from hedging_pipeline.data.tables import EXPOSURE_COLUMNS
 from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import InvalidValueError
-from hedging_pipeline.risk.industries import assign_industries
+from hedging_pipeline.risk.descriptors import (
+    momentum_descriptor,
+    turnover_descriptors,
+    volatility_descriptors,
+)
+from hedging_pipeline.risk.fundamentals import (
+    PointInTimeItems,
+    fundamental_descriptors,
+    point_in_time_fundamentals,
+    style_statement_age,
+)
+from hedging_pipeline.risk.industries import DEFAULT_INDUSTRY_LEVEL, model_industries
 from hedging_pipeline.types import STYLE_FACTORS, BoolArray, FloatArray, IntArray
 
 WINSOR_MAX_PASSES = 50
 WINSOR_TOLERANCE = 1e-9
 """Clip-and-restandardise until no value exceeds ``winsor_sigma * (1 + WINSOR_TOLERANCE)``."""
-DAYS_PER_YEAR_END = (12, 31)
-"""Fiscal year end assumed when ``period_end`` is missing."""
 
 DESCRIPTOR_WEIGHTS: Mapping[str, Mapping[str, float]] = {
     "size": {"log_cap": 1.0},
@@ -72,16 +86,11 @@ DESCRIPTOR_WEIGHTS: Mapping[str, Mapping[str, float]] = {
 }
 """Descriptor blend of each style (USE4-like weights; renormalised over available descriptors)."""
 
-FUNDAMENTAL_FIELDS = (
-    "total_equity",
-    "total_assets",
-    "total_liabilities",
-    "long_term_debt",
-    "short_term_debt",
-    "net_income",
-    "revenue",
-    "operating_income",
-)
+
+FUNDAMENTAL_STYLES = ("value", "profitability", "leverage")
+AGE_COLUMNS = tuple(f"{style}_age_days" for style in FUNDAMENTAL_STYLES)
+OBSERVED_COLUMN = "observed_styles"
+"""Bit mask column: bit ``i`` set when ``STYLE_FACTORS[i]`` is observed (not imputed) on the row."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,11 @@ class ExposureParameters:
     reporting_lag_days : int
         Calendar days after a fiscal period end before its statements are used.
     max_fundamental_age_days : int
-        Calendar days after becoming usable that a statement stays in use.
+        Calendar days after becoming usable that a statement stays in use. Default five years
+        (1826 days), set by principle and not fit to any window: balance-sheet quantities move
+        slowly, and five years is the shortest horizon over which value investors traditionally
+        normalise earnings (Graham and Dodd's five-to-ten-year average earnings), so an older
+        statement no longer describes the firm; a name that stopped filing drops out then.
     momentum_window_days, momentum_lag_days, momentum_half_life_days : int
         Relative strength: sum of log returns over the window, skipping the most recent lag days.
     volatility_window_days, volatility_half_life_days : int
@@ -110,10 +123,13 @@ class ExposureParameters:
         Share of a day's assets that must have a style for it to be estimated that day.
     vendor_max_age_days : int
         Calendar days a vendor exposure stays in use (vendor files are often monthly).
+    industry_level : str
+        GICS level of the industry factors: ``gics_sector``, ``gics_industry_group`` (default) or
+        ``gics_industry`` (:func:`~hedging_pipeline.risk.industries.model_industries`).
     """
 
     reporting_lag_days: int = 90
-    max_fundamental_age_days: int = 730
+    max_fundamental_age_days: int = 1826
     momentum_window_days: int = 252
     momentum_lag_days: int = 21
     momentum_half_life_days: int = 126
@@ -126,6 +142,7 @@ class ExposureParameters:
     winsor_sigma: float = 3.0
     min_coverage: float = 0.5
     vendor_max_age_days: int = 31
+    industry_level: str = DEFAULT_INDUSTRY_LEVEL
 
     @property
     def lookback_days(self) -> int:
@@ -254,184 +271,6 @@ def _blend(descriptors: Mapping[str, FloatArray], weights: Mapping[str, float]) 
     return np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0)
 
 
-# -- rolling descriptors ---------------------------------------------------------------------------
-def _half_life_weights(window: int, half_life: float, lag: int = 0) -> FloatArray:
-    """Weights of lags ``0 .. lag + window - 1``: 0 for the skipped lags, then ``0.5**(l / hl)``."""
-    w = np.zeros(lag + window)
-    w[lag:] = 0.5 ** (np.arange(window) / half_life)
-    return w
-
-
-def _trailing_sum(x: FloatArray, weights: FloatArray) -> FloatArray:
-    """``sum_l weights[l] * x[t - l]`` along axis 0 (rows before the first count as 0)."""
-    return convolve1d(x, weights, axis=0, mode="constant", cval=0.0, origin=-(len(weights) // 2))
-
-
-def _trailing_stats(
-    x: FloatArray, weights: FloatArray, min_fraction: float
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Weighted sum of the observed ``x``, the observed weight, and whether enough was observed."""
-    ok = np.isfinite(x)
-    xs = _trailing_sum(np.where(ok, x, 0.0), weights)
-    ws = _trailing_sum(ok.astype(float), weights)
-    count = _trailing_sum(ok.astype(float), (weights > 0).astype(float))
-    enough = count >= min_fraction * (weights > 0).sum()
-    return xs, ws, enough
-
-
-def _momentum(ret: FloatArray, p: ExposureParameters) -> FloatArray:
-    w = _half_life_weights(p.momentum_window_days, p.momentum_half_life_days, p.momentum_lag_days)
-    with np.errstate(invalid="ignore"):
-        log_ret = np.log1p(ret)
-    s, ws, enough = _trailing_stats(log_ret, w, p.min_observation_fraction)
-    full = w.sum()
-    return np.where(enough & (ws > 0), s * full / np.where(ws > 0, ws, 1.0), np.nan)
-
-
-def _weighted_moments(
-    x: FloatArray, y: FloatArray, weights: FloatArray, min_fraction: float
-) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
-    """Weighted covariance of ``x`` and ``y``, variance of ``y`` and of ``x`` over pairs seen."""
-    ok = np.isfinite(x) & np.isfinite(y)
-    xz, yz, okf = np.where(ok, x, 0.0), np.where(ok, y, 0.0), ok.astype(float)
-    sw = _trailing_sum(okf, weights)
-    count = _trailing_sum(okf, (weights > 0).astype(float))
-    enough = (count >= min_fraction * (weights > 0).sum()) & (sw > 0)
-    safe = np.where(sw > 0, sw, 1.0)
-    mx, my = _trailing_sum(xz, weights) / safe, _trailing_sum(yz, weights) / safe
-    cov = _trailing_sum(xz * yz, weights) / safe - mx * my
-    var_y = _trailing_sum(yz * yz, weights) / safe - my * my
-    var_x = _trailing_sum(xz * xz, weights) / safe - mx * mx
-    return cov, var_y, var_x, enough
-
-
-def _volatility_descriptors(
-    ret: FloatArray, cap: FloatArray, p: ExposureParameters
-) -> dict[str, FloatArray]:
-    # Cap-weighted market return with the previous close's caps.
-    prev_cap = np.vstack([np.full((1, cap.shape[1]), np.nan), cap[:-1]])
-    ok = np.isfinite(ret) & np.isfinite(prev_cap)
-    wsum = np.where(ok, prev_cap, 0.0).sum(axis=1)
-    market = np.divide(
-        np.where(ok, prev_cap * ret, 0.0).sum(axis=1),
-        wsum,
-        out=np.full(len(ret), np.nan),
-        where=wsum > 0,
-    )
-    w_vol = _half_life_weights(p.volatility_window_days, p.volatility_half_life_days)
-    _, _, var_r, enough_v = _weighted_moments(ret, ret, w_vol, p.min_observation_fraction)
-    daily_std = np.where(enough_v, np.sqrt(np.clip(var_r, 0.0, None)), np.nan)
-    w_beta = _half_life_weights(p.beta_window_days, p.beta_half_life_days)
-    market_panel = np.broadcast_to(market[:, None], ret.shape)
-    cov, var_m, _, enough_b = _weighted_moments(
-        ret, market_panel, w_beta, p.min_observation_fraction
-    )
-    beta = np.divide(cov, var_m, out=np.full_like(cov, np.nan), where=enough_b & (var_m > 0))
-    return {"daily_std": daily_std, "beta": beta}
-
-
-def _turnover_descriptors(
-    volume: FloatArray, close: FloatArray, cap: FloatArray, p: ExposureParameters
-) -> dict[str, FloatArray]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        turnover = volume * close / cap  # shares traded / shares outstanding
-    out = {}
-    names = ("turnover_month", "turnover_quarter", "turnover_year")
-    for name, window in zip(names, p.turnover_windows_days, strict=True):
-        w = np.ones(window)
-        s, ws, enough = _trailing_stats(turnover, w, p.min_observation_fraction)
-        total = s * window / np.where(ws > 0, ws, 1.0)
-        months = (
-            window / p.turnover_windows_days[0]
-        )  # average monthly turnover, as USE4's STOQ/STOA
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[name] = np.where(enough & (total > 0), np.log(total / months), np.nan)
-    return out
-
-
-# -- fundamentals ----------------------------------------------------------------------------------
-def usable_fundamentals(fundamentals: pd.DataFrame, reporting_lag_days: int) -> pd.DataFrame:
-    """Add ``known_date``: the first date a statement may be used (period end + reporting lag).
-
-    Rows without ``period_end`` use 31 December of ``fiscal_year``; rows with neither are dropped.
-    The result is sorted by ``known_date`` then ``fiscal_year`` (the later year wins a tie).
-    """
-    require_columns(fundamentals, ("ticker",), "fundamentals")
-    f = fundamentals.copy()
-    period_end = pd.to_datetime(f["period_end"]) if "period_end" in f else pd.NaT
-    if "fiscal_year" in f:
-        year = pd.to_numeric(f["fiscal_year"], errors="coerce")
-        month, day = DAYS_PER_YEAR_END
-        fiscal_end = pd.to_datetime(
-            {"year": year, "month": month, "day": day}, errors="coerce"
-        ).where(year.notna())
-    else:
-        fiscal_end = pd.Series(pd.NaT, index=f.index)
-    end = pd.Series(period_end, index=f.index).fillna(fiscal_end)
-    f["known_date"] = end + pd.Timedelta(days=reporting_lag_days)
-    f = f[f["known_date"].notna()]
-    for column in FUNDAMENTAL_FIELDS:
-        if column not in f:
-            f[column] = np.nan
-    sort = ["known_date", "fiscal_year"] if "fiscal_year" in f else ["known_date"]
-    return f.sort_values(sort, kind="stable").reset_index(drop=True)
-
-
-def _point_in_time_fundamentals(
-    fundamentals: pd.DataFrame, dates: pd.DatetimeIndex, tickers: pd.Index, p: ExposureParameters
-) -> dict[str, FloatArray]:
-    """Each field as of each date: the latest usable non-missing value, ``(n_dates, n_assets)``."""
-    known = usable_fundamentals(fundamentals, p.reporting_lag_days)
-    known = known[known["ticker"].isin(tickers)]
-    grid = pd.DataFrame(
-        {
-            "date": np.repeat(dates.to_numpy(), len(tickers)),
-            "ticker": np.tile(tickers.to_numpy(), len(dates)),
-        }
-    )
-    grid["row"] = np.arange(len(grid))
-    grid = grid.sort_values("date", kind="stable")
-    out = {}
-    for field in FUNDAMENTAL_FIELDS:
-        right = known.loc[known[field].notna(), ["ticker", "known_date", field]]
-        merged = pd.merge_asof(
-            grid,
-            right,
-            left_on="date",
-            right_on="known_date",
-            by="ticker",
-            direction="backward",
-            tolerance=pd.Timedelta(days=p.max_fundamental_age_days),
-        )
-        values = np.full(len(grid), np.nan)
-        values[merged["row"].to_numpy()] = merged[field].to_numpy(dtype=float)
-        out[field] = values.reshape(len(dates), len(tickers))
-    return out
-
-
-def _fundamental_descriptors(f: Mapping[str, FloatArray], cap: FloatArray) -> dict[str, FloatArray]:
-    def ratio(num: FloatArray, den: FloatArray, positive_den: bool = True) -> FloatArray:
-        ok = np.isfinite(num) & np.isfinite(den) & ((den > 0) if positive_den else (den != 0))
-        return np.divide(num, den, out=np.full_like(num, np.nan), where=ok)
-
-    debt = np.where(
-        np.isfinite(f["long_term_debt"]) | np.isfinite(f["short_term_debt"]),
-        np.nan_to_num(f["long_term_debt"]) + np.nan_to_num(f["short_term_debt"]),
-        np.nan,
-    )
-    equity = f["total_equity"]
-    return {
-        "book_to_price": ratio(equity, cap),
-        "earnings_to_price": ratio(f["net_income"], cap),
-        "roe": ratio(f["net_income"], equity),
-        "roa": ratio(f["net_income"], f["total_assets"]),
-        "operating_margin": ratio(f["operating_income"], f["revenue"]),
-        "market_leverage": ratio(cap + debt, cap),
-        "debt_to_assets": ratio(f["total_liabilities"], f["total_assets"]),
-        "book_leverage": ratio(equity + debt, equity),
-    }
-
-
 # -- assembly --------------------------------------------------------------------------------------
 def _wide(
     frame: pd.DataFrame, column: str, dates: pd.DatetimeIndex, tickers: pd.Index
@@ -464,6 +303,8 @@ def _to_frame(
     labels: pd.Series,
     cap: FloatArray,
     styles: Mapping[str, FloatArray],
+    observed: Mapping[str, BoolArray],
+    ages: Mapping[str, FloatArray],
 ) -> pd.DataFrame:
     di, ti = np.nonzero(universe)
     frame = pd.DataFrame(
@@ -474,9 +315,54 @@ def _to_frame(
             "market_cap": cap[di, ti],
         }
     )
-    for name in STYLE_FACTORS:
+    mask = np.zeros(len(frame), dtype=np.int64)
+    for bit, name in enumerate(STYLE_FACTORS):
         frame[name] = styles[name][di, ti]
+        mask |= observed[name][di, ti].astype(np.int64) << bit
+    frame[OBSERVED_COLUMN] = mask
+    for style, column in zip(FUNDAMENTAL_STYLES, AGE_COLUMNS, strict=True):
+        age = ages.get(style)
+        frame[column] = age[di, ti] if age is not None else np.nan
     return frame
+
+
+def _observed(raw: FloatArray, universe: BoolArray, min_coverage: float) -> BoolArray:
+    """Assets whose style is estimated from their own data (steps 3-4 impute the others)."""
+    have = universe & np.isfinite(raw)
+    n = universe.sum(axis=1, keepdims=True)
+    coverage = np.divide(
+        have.sum(axis=1, keepdims=True), n, out=np.zeros((len(raw), 1)), where=n > 0
+    )
+    return have & (coverage >= min_coverage)
+
+
+def style_coverage(style_exposures: pd.DataFrame, freq: str = "MS") -> pd.DataFrame:
+    """Share of names with an observed (non-imputed) exposure, per style and period.
+
+    Parameters
+    ----------
+    style_exposures : pd.DataFrame
+        ``date`` and :data:`OBSERVED_COLUMN` (as written by :func:`compute_style_exposures`).
+    freq : str
+        Pandas period start frequency of the rows (default monthly, labelled by month start).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``period`` and one column per style: the mean over the period's rows of the observed flag;
+        ``min_daily_<style>`` columns hold the lowest daily share within the period.
+    """
+    require_columns(style_exposures, ("date", OBSERVED_COLUMN), "style_exposures")
+    mask = style_exposures[OBSERVED_COLUMN].to_numpy(dtype=np.int64)
+    flags = pd.DataFrame(
+        {name: (mask >> bit) & 1 for bit, name in enumerate(STYLE_FACTORS)}, dtype=float
+    )
+    flags["date"] = pd.to_datetime(style_exposures["date"]).to_numpy()
+    daily = flags.groupby("date").mean()
+    period = daily.index.to_period(freq[0] if freq != "MS" else "M").to_timestamp()
+    mean = daily.groupby(period).mean()
+    low = daily.groupby(period).min().add_prefix("min_daily_")
+    return pd.concat([mean, low], axis=1).rename_axis("period").reset_index()
 
 
 def _output_dates(
@@ -486,6 +372,44 @@ def _output_dates(
         return calendar
     wanted = pd.DatetimeIndex(pd.to_datetime(list(dates))).unique().sort_values()
     return wanted[wanted.isin(calendar)]
+
+
+def _descriptors(
+    prices: pd.DataFrame,
+    daily_returns: pd.DataFrame,
+    cap_all: FloatArray,
+    fundamentals: pd.DataFrame,
+    calendar: pd.DatetimeIndex,
+    out_dates: pd.DatetimeIndex,
+    tickers: pd.Index,
+    parameters: ExposureParameters,
+) -> tuple[dict[str, FloatArray], PointInTimeItems]:
+    """Raw descriptors of every style on the output dates, and the statement items behind them."""
+    ret_all = _wide(daily_returns, "ret", calendar, tickers)
+    rows = calendar.get_indexer(out_dates)
+    cap = cap_all[rows]
+    universe = np.isfinite(cap)
+    descriptors: dict[str, FloatArray] = {"log_cap": np.log(np.where(universe, cap, np.nan))}
+    descriptors["relative_strength"] = momentum_descriptor(ret_all, parameters)[rows]
+    descriptors |= {
+        k: v[rows] for k, v in volatility_descriptors(ret_all, cap_all, parameters).items()
+    }
+    turnover = turnover_descriptors(
+        _wide(prices, "volume", calendar, tickers),
+        _wide(prices, "close", calendar, tickers),
+        cap_all,
+        parameters,
+    )
+    descriptors |= {k: v[rows] for k, v in turnover.items()}
+    items = point_in_time_fundamentals(
+        fundamentals,
+        out_dates,
+        tickers,
+        parameters.reporting_lag_days,
+        parameters.max_fundamental_age_days,
+    )
+    descriptors |= fundamental_descriptors(items, cap)
+    return descriptors, items
 
 
 def compute_style_exposures(
@@ -518,7 +442,7 @@ def compute_style_exposures(
         Dates to output (trading days present in ``market_caps``); default: all of them. The other
         frames should reach :attr:`ExposureParameters.lookback_days` trading days further back.
     industries : pd.DataFrame, optional
-        ``ticker, industry``; default :func:`~hedging_pipeline.risk.industries.assign_industries`
+        ``ticker, industry``; default :func:`~hedging_pipeline.risk.industries.model_industries`
         on the whole ``companies`` table, so that every date window gets the same industries.
     parameters : ExposureParameters
         Windows, lags and limits.
@@ -552,44 +476,32 @@ def compute_style_exposures(
     ).sort_values()
     out_dates = _output_dates(dates, pd.DatetimeIndex(market_caps["date"].unique()).sort_values())
     if len(out_dates) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in EXPOSURE_COLUMNS}).astype(
-            {"date": "datetime64[ns]", "ticker": str, "industry": str}
+        columns = (*EXPOSURE_COLUMNS, OBSERVED_COLUMN, *AGE_COLUMNS)
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns}).astype(
+            {"date": "datetime64[ns]", "ticker": str, "industry": str, OBSERVED_COLUMN: "int64"}
         )
     calendar = calendar[calendar <= out_dates[-1]]
     caps_out = market_caps[market_caps["date"].isin(out_dates) & market_caps["market_cap"].notna()]
     tickers = pd.Index(sorted(caps_out["ticker"].unique()))
     if industries is None:
-        industries = assign_industries(companies)
+        industries = model_industries(companies, level=parameters.industry_level)
     codes, labels = _industry_codes(industries, tickers)
 
     cap_all = _wide(market_caps, "market_cap", calendar, tickers)
-    ret_all = _wide(daily_returns, "ret", calendar, tickers)
     rows = calendar.get_indexer(out_dates)
     cap = cap_all[rows]
     universe = np.isfinite(cap)
-
-    descriptors: dict[str, FloatArray] = {"log_cap": np.log(np.where(universe, cap, np.nan))}
-    descriptors["relative_strength"] = _momentum(ret_all, parameters)[rows]
-    descriptors |= {
-        k: v[rows] for k, v in _volatility_descriptors(ret_all, cap_all, parameters).items()
-    }
-    turnover = _turnover_descriptors(
-        _wide(prices, "volume", calendar, tickers),
-        _wide(prices, "close", calendar, tickers),
-        cap_all,
-        parameters,
+    descriptors, items = _descriptors(
+        prices, daily_returns, cap_all, fundamentals, calendar, out_dates, tickers, parameters
     )
-    descriptors |= {k: v[rows] for k, v in turnover.items()}
-    funds = _point_in_time_fundamentals(fundamentals, out_dates, tickers, parameters)
-    descriptors |= _fundamental_descriptors(funds, cap)
-
     z = {
         name: _winsorised_z(x, cap, universe & np.isfinite(x), parameters.winsor_sigma)
         for name, x in descriptors.items()
     }
+    blends = {style: _blend(z, DESCRIPTOR_WEIGHTS[style]) for style in STYLE_FACTORS}
     styles = {
         style: standardise_cross_section(
-            _blend(z, DESCRIPTOR_WEIGHTS[style]),
+            blends[style],
             cap,
             universe,
             codes,
@@ -598,7 +510,18 @@ def compute_style_exposures(
         )
         for style in STYLE_FACTORS
     }
-    return _to_frame(out_dates, tickers, universe, labels, cap, styles)
+    observed = {
+        style: _observed(raw, universe, parameters.min_coverage) for style, raw in blends.items()
+    }
+    ages = {
+        style: np.where(
+            observed[style],
+            style_statement_age(items, descriptors, DESCRIPTOR_WEIGHTS[style]),
+            np.nan,
+        )
+        for style in FUNDAMENTAL_STYLES
+    }
+    return _to_frame(out_dates, tickers, universe, labels, cap, styles, observed, ages)
 
 
 def standardise_vendor_exposures(
@@ -665,9 +588,10 @@ def standardise_vendor_exposures(
         direction="backward",
         tolerance=pd.Timedelta(days=parameters.vendor_max_age_days),
     )
+    raw = {style: _wide(merged, style, out_dates, tickers) for style in STYLE_FACTORS}
     styles = {
         style: standardise_cross_section(
-            _wide(merged, style, out_dates, tickers),
+            raw[style],
             cap,
             universe,
             codes,
@@ -676,7 +600,8 @@ def standardise_vendor_exposures(
         )
         for style in STYLE_FACTORS
     }
-    return _to_frame(out_dates, tickers, universe, labels, cap, styles)
+    observed = {name: _observed(x, universe, parameters.min_coverage) for name, x in raw.items()}
+    return _to_frame(out_dates, tickers, universe, labels, cap, styles, observed, {})
 
 
 def build_style_exposures(
@@ -693,14 +618,14 @@ def build_style_exposures(
     """The ``style_exposures`` of ``dates``: vendor exposures when given, else computed.
 
     Dispatches to :func:`standardise_vendor_exposures` when ``vendor_exposures`` has rows (industries
-    from :func:`~hedging_pipeline.risk.industries.assign_industries` on ``companies``), otherwise to
+    from :func:`~hedging_pipeline.risk.industries.model_industries` on ``companies``), otherwise to
     :func:`compute_style_exposures`. Parameters and result as those functions.
     """
     if vendor_exposures is not None and len(vendor_exposures):
         return standardise_vendor_exposures(
             vendor_exposures,
             market_caps,
-            assign_industries(companies),
+            model_industries(companies, level=parameters.industry_level),
             dates,
             parameters=parameters,
         )

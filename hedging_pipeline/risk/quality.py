@@ -35,6 +35,30 @@ def exposures_complete(frame: pd.DataFrame) -> QualityResult:
     return QualityResult(True, f"{len(frame):,} rows with 7 styles and a positive market cap")
 
 
+STYLE_COVERAGE_WARN = 0.8
+"""Share of names below which a style's coverage (observed, not imputed) earns a WARN."""
+
+
+def style_coverage_sufficient(
+    coverage: pd.DataFrame, threshold: float = STYLE_COVERAGE_WARN
+) -> QualityResult:
+    """Every style is observed for at least ``threshold`` of the names on every day (WARN).
+
+    ``coverage`` is :func:`~hedging_pipeline.risk.exposures.style_coverage` (``min_daily_<style>``).
+    """
+    if coverage.empty:
+        return QualityResult(True, "no rows")
+    lows = {s: float(coverage[f"min_daily_{s}"].min()) for s in STYLE_FACTORS}
+    worst = min(lows, key=lows.get)
+    passed = lows[worst] >= threshold
+    where = coverage.loc[coverage[f"min_daily_{worst}"].idxmin(), "period"]
+    summary = (
+        f"lowest daily coverage {lows[worst]:.0%} ({worst}, {pd.Timestamp(where):%Y-%m})"
+        f"; {'all' if passed else 'not all'} styles >= {threshold:.0%} every day"
+    )
+    return QualityResult(passed, summary, {f"min_{s}": v for s, v in lows.items()})
+
+
 def exposures_standardised(
     frame: pd.DataFrame, tolerance: float = STANDARDISATION_TOLERANCE
 ) -> QualityResult:

@@ -34,7 +34,8 @@ weight) and get no specific return. A day whose assets do not outnumber its esti
 :class:`InsufficientAssetsError`, or is skipped and listed in
 ``FactorRegressionResult.skipped_dates`` when ``skip_thin_days=True``.
 
-A slow per-date reference, :func:`estimate_factor_returns_reference`, fits each day with
+A slow per-date reference,
+:func:`~hedging_pipeline.risk.regression_reference.estimate_factor_returns_reference`, fits each day with
 ``sklearn.linear_model.HuberRegressor`` (or ``numpy.linalg.lstsq`` for least squares) on the same
 design.
 """
@@ -48,14 +49,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.data.tables import EXPOSURE_COLUMNS, RETURN_COLUMNS
-from hedging_pipeline.data.validation import require_columns, require_unique
-from hedging_pipeline.errors import (
-    InsufficientAssetsError,
-    InsufficientHistoryError,
-    InvalidValueError,
+from hedging_pipeline.errors import InsufficientAssetsError, InvalidValueError
+from hedging_pipeline.risk.regression_inputs import (
+    Panel,
+    prepare_panel,
 )
-from hedging_pipeline.types import MARKET_FACTOR, STYLE_FACTORS, BoolArray, FloatArray, IntArray
+from hedging_pipeline.types import MARKET_FACTOR, STYLE_FACTORS, BoolArray, FloatArray
 
 HUBER_EPSILON = 1.35
 """Huber threshold in units of the scale: 95 % efficiency under normal errors (Huber 1981)."""
@@ -130,135 +129,6 @@ def factor_names(industries: Iterable[str]) -> tuple[str, ...]:
     return (MARKET_FACTOR, *sorted(set(industries)), *STYLE_FACTORS)
 
 
-# -- input preparation -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Panel:
-    """Dense regression inputs; axes ``(n_dates, n_assets[, n_factors])``."""
-
-    dates: pd.DatetimeIndex
-    tickers: pd.Index
-    industries: tuple[str, ...]
-    y: FloatArray  # (T, N) returns over each date, NaN where missing
-    exposure_row: IntArray  # (T,) row of the exposure arrays used for each date
-    exposure_dates: pd.DatetimeIndex  # (E,)
-    styles: FloatArray  # (E, N, S)
-    industry_code: IntArray  # (E, N), -1 where the asset has no exposure row
-    cap: FloatArray  # (E, N), NaN where no exposure row
-
-
-def _first_date(index: pd.DatetimeIndex) -> str:
-    return str(index.min().date()) if len(index) else "nowhere"
-
-
-def _prepare_panel(
-    style_exposures: pd.DataFrame,
-    daily_returns: pd.DataFrame,
-    dates: Iterable[pd.Timestamp] | None,
-    industries: Sequence[str] | None,
-    max_exposure_age_days: int,
-    skip_unexplained: bool = False,
-) -> tuple[_Panel, list[pd.Timestamp]]:
-    require_columns(style_exposures, EXPOSURE_COLUMNS, "style_exposures")
-    require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
-    require_unique(style_exposures, "style_exposures")
-    require_unique(daily_returns, "daily_returns")
-
-    cap = style_exposures["market_cap"].to_numpy(dtype=float)
-    bad = ~(np.isfinite(cap) & (cap > 0))
-    if bad.any():
-        row = style_exposures.loc[bad].iloc[0]
-        raise InvalidValueError(
-            f"style_exposures: column market_cap must be positive and finite, found "
-            f"{row['market_cap']} for ticker {row['ticker']} on {pd.Timestamp(row['date']).date()} "
-            f"({int(bad.sum())} such rows); "
-            f"leave assets without a market cap out of style_exposures"
-        )
-    if style_exposures["industry"].isna().any():
-        row = style_exposures.loc[style_exposures["industry"].isna()].iloc[0]
-        raise InvalidValueError(
-            f"style_exposures: column industry is missing for ticker {row['ticker']} on "
-            f"{pd.Timestamp(row['date']).date()}"
-        )
-
-    exposure_dates_all = pd.DatetimeIndex(style_exposures["date"].unique()).sort_values()
-    return_dates = pd.DatetimeIndex(daily_returns["date"].unique()).sort_values()
-    if dates is None:
-        out_dates = (
-            return_dates[return_dates > exposure_dates_all.min()] if len(exposure_dates_all) else []
-        )
-        out_dates = pd.DatetimeIndex(out_dates)
-    else:
-        wanted = pd.DatetimeIndex(pd.to_datetime(list(dates))).unique().sort_values()
-        out_dates = wanted[
-            wanted.isin(return_dates)
-        ]  # dates without any return are non-trading days
-
-    # The exposures explaining date d are the latest ones strictly before d.
-    pos = exposure_dates_all.searchsorted(out_dates, side="left") - 1
-    unexplained = list(out_dates[pos < 0]) if skip_unexplained else []
-    if unexplained:
-        out_dates, pos = out_dates[pos >= 0], pos[pos >= 0]
-    if len(out_dates) and (pos < 0).any():
-        first = out_dates[int(np.flatnonzero(pos < 0)[0])]
-        raise InsufficientHistoryError(
-            f"style_exposures: no exposures before {first.date()} to explain its returns "
-            f"(exposures start {_first_date(exposure_dates_all)}); "
-            f"pass a lookback that includes the previous trading day"
-        )
-    used = exposure_dates_all[pos] if len(out_dates) else pd.DatetimeIndex([])
-    age = (out_dates - used).days if len(out_dates) else np.array([], dtype=int)
-    if len(out_dates) and (np.asarray(age) > max_exposure_age_days).any():
-        k = int(np.flatnonzero(np.asarray(age) > max_exposure_age_days)[0])
-        raise InsufficientHistoryError(
-            f"style_exposures: the latest exposures before {out_dates[k].date()} are from "
-            f"{used[k].date()}, "
-            f"{int(age[k])} days earlier (at most {max_exposure_age_days} allowed); materialise "
-            f"style_exposures for the previous trading day"
-        )
-    exposure_dates = pd.DatetimeIndex(used.unique()).sort_values()
-    exposure_row = exposure_dates.get_indexer(used).astype(np.int64)
-
-    ex = style_exposures[style_exposures["date"].isin(exposure_dates)]
-    industry_list = tuple(
-        sorted(set(industries) if industries is not None else set(ex["industry"]))
-    )
-    unknown = set(ex["industry"]) - set(industry_list)
-    if unknown:
-        raise InvalidValueError(
-            f"style_exposures: industry {sorted(unknown)[0]!r} is not among the model's industries "
-            f"{list(industry_list)}"
-        )
-    tickers = pd.Index(sorted(ex["ticker"].unique()))
-    n_e, n_a, n_s = len(exposure_dates), len(tickers), len(STYLE_FACTORS)
-    ei = exposure_dates.get_indexer(ex["date"])
-    ai = tickers.get_indexer(ex["ticker"])
-    styles = np.full((n_e, n_a, n_s), np.nan)
-    styles[ei, ai, :] = ex[list(STYLE_FACTORS)].to_numpy(dtype=float)
-    code = np.full((n_e, n_a), -1, dtype=np.int64)
-    code[ei, ai] = pd.Index(industry_list).get_indexer(ex["industry"])
-    caps = np.full((n_e, n_a), np.nan)
-    caps[ei, ai] = ex["market_cap"].to_numpy(dtype=float)
-
-    rets = daily_returns[daily_returns["date"].isin(out_dates)]
-    rets = rets[rets["ticker"].isin(tickers)]
-    y = np.full((len(out_dates), n_a), np.nan)
-    y[out_dates.get_indexer(rets["date"]), tickers.get_indexer(rets["ticker"])] = rets[
-        "ret"
-    ].to_numpy(dtype=float)
-    panel = _Panel(
-        dates=pd.DatetimeIndex(out_dates),
-        tickers=tickers,
-        industries=industry_list,
-        y=y,
-        exposure_row=exposure_row,
-        exposure_dates=exposure_dates,
-        styles=styles,
-        industry_code=code,
-        cap=caps,
-    )
-    return panel, unexplained
-
-
 @dataclass(frozen=True)
 class _Design:
     """The reparametrised design of a block of dates."""
@@ -274,7 +144,7 @@ class _Design:
     industry_cap: FloatArray  # (T, n_industries) cap weights of the constraint
 
 
-def _build_design(panel: _Panel, rows: slice, min_industry_members: int) -> _Design:
+def _build_design(panel: Panel, rows: slice, min_industry_members: int) -> _Design:
     e = panel.exposure_row[rows]
     y = panel.y[rows]
     styles = panel.styles[e]  # (T, N, S)
@@ -451,12 +321,20 @@ def _huber_newton(
         t = np.ones(idx.size)
         shrink = step[:, n_k] < 0
         t[shrink] = np.minimum(1.0, 0.99 * si[shrink] / -step[shrink, n_k])
+        pending = np.ones(idx.size, dtype=bool)  # only dates still failing Armijo are re-scored
         for _ in range(MAX_BACKTRACKS):
-            trial = _huber_objective(resid + t[:, None] * dr, si + t * step[:, n_k], s, epsilon)
-            ok = trial <= f0 + ARMIJO_SLOPE * t * slope
-            if ok.all():
+            rows = np.flatnonzero(pending)
+            trial = _huber_objective(
+                resid[rows] + t[rows, None] * dr[rows],
+                si[rows] + t[rows] * step[rows, n_k],
+                s[rows],
+                epsilon,
+            )
+            ok = trial <= f0[rows] + ARMIJO_SLOPE * t[rows] * slope[rows]
+            pending[rows[ok]] = False
+            if not pending.any():
                 break
-            t = np.where(ok, t, t * BACKTRACK_FACTOR)
+            t[rows[~ok]] *= BACKTRACK_FACTOR
         g_new = gi + t[:, None] * step[:, :n_k]
         # The exact scale for the new coefficients can only lower the objective further; it keeps a
         # Newton step that overshoots in sigma (the linear pieces have no curvature) from stalling
@@ -524,7 +402,7 @@ def _check_thin(
 
 
 def _assemble(
-    panel: _Panel,
+    panel: Panel,
     blocks: list[
         tuple[pd.DatetimeIndex, _Design, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
     ],
@@ -655,7 +533,7 @@ def estimate_factor_returns(
     InsufficientAssetsError
         A day with no more assets than factors (unless ``skip_thin_days``).
     """
-    panel, skipped = _prepare_panel(
+    panel, skipped = prepare_panel(
         style_exposures, daily_returns, dates, industries, max_exposure_age_days, skip_thin_days
     )
     blocks = []
@@ -681,88 +559,3 @@ def estimate_factor_returns(
             raise ValueError(f"method must be 'huber' or 'wls', got {method!r}")
         blocks.append((block_dates, d, *_finish_block(d, g, final_weight)))
     return _assemble(panel, blocks, skipped, iterations)
-
-
-def estimate_factor_returns_reference(
-    style_exposures: pd.DataFrame,
-    daily_returns: pd.DataFrame,
-    dates: Iterable[pd.Timestamp] | None = None,
-    *,
-    method: RegressionMethod = "huber",
-    huber_epsilon: float = HUBER_EPSILON,
-    industries: Sequence[str] | None = None,
-    min_industry_members: int = MIN_INDUSTRY_MEMBERS,
-    max_exposure_age_days: int = MAX_EXPOSURE_AGE_DAYS,
-    skip_thin_days: bool = False,
-    tolerance: float = REFERENCE_TOLERANCE,
-    exact: bool = False,
-) -> FactorRegressionResult:
-    """Slow per-date reference of :func:`estimate_factor_returns` (tests and benchmarks only).
-
-    Each day is fitted on its own with ``sklearn.linear_model.HuberRegressor(epsilon, alpha=0,
-    fit_intercept=False)`` on the reparametrised design ``Z`` (pinned columns dropped) with sample
-    weights ``sqrt(cap)`` (``method="huber"``) or with ``numpy.linalg.lstsq`` on ``sqrt(s) Z``
-    (``method="wls"``). The returns are divided by their standard deviation before the Huber fit and
-    the coefficients multiplied back (the objective is scale-equivariant), so that L-BFGS starts
-    near its solution. Same parameters and result as :func:`estimate_factor_returns`; ``tolerance``
-    is L-BFGS's gradient tolerance.
-
-    ``HuberRegressor.fit`` stops L-BFGS-B at scipy's default ``ftol`` (a relative objective decrease
-    of 2.2e-9), which it does not expose; that leaves about 1e-4 relative error in the coefficients.
-    With ``exact=True`` the same objective (sklearn's own ``_huber_loss_and_gradient``) is minimised
-    by L-BFGS-B with ``ftol=0``, i.e. until it makes no progress: the tight reference.
-    """
-    from scipy.optimize import minimize
-    from sklearn.linear_model import HuberRegressor
-    from sklearn.linear_model._huber import _huber_loss_and_gradient
-
-    panel, unexplained = _prepare_panel(
-        style_exposures, daily_returns, dates, industries, max_exposure_age_days, skip_thin_days
-    )
-    d = _build_design(panel, slice(0, len(panel.dates)), min_industry_members)
-    keep, skipped = _check_thin(d, panel.dates, skip_thin_days)
-    skipped = unexplained + skipped
-    d, dates_kept = _subset_design(d, keep), panel.dates[keep]
-    n_t, _, n_k = d.z.shape
-    g = np.zeros((n_t, n_k))
-    final_weight = d.s.copy()
-    for t in range(n_t):
-        rows = d.mask[t]
-        cols = ~d.pinned[t]
-        z = d.z[t][np.ix_(rows, cols)]
-        y, s = d.y[t, rows], d.s[t, rows]
-        if method == "wls":
-            root = np.sqrt(s)
-            g[t, cols] = np.linalg.lstsq(z * root[:, None], y * root, rcond=None)[0]
-            continue
-        scale = float(np.std(y)) or 1.0
-        if exact:
-            start = np.r_[np.zeros(z.shape[1]), 1.0]
-            bounds = [(None, None)] * z.shape[1] + [(SCALE_FLOOR, None)]
-            fit = minimize(
-                _huber_loss_and_gradient,
-                start,
-                args=(z, y / scale, huber_epsilon, 0.0, s),
-                method="L-BFGS-B",
-                jac=True,
-                bounds=bounds,
-                options={"maxiter": REFERENCE_MAX_ITERATIONS, "ftol": 0.0, "gtol": tolerance},
-            )
-            coef, sigma = fit.x[:-1] * scale, fit.x[-1] * scale
-        else:
-            model = HuberRegressor(
-                epsilon=huber_epsilon,
-                alpha=0.0,
-                fit_intercept=False,
-                max_iter=REFERENCE_MAX_ITERATIONS,
-                tol=tolerance,
-            )
-            model.fit(z, y / scale, sample_weight=s)
-            coef, sigma = model.coef_ * scale, model.scale_ * scale
-        g[t, cols] = coef
-        resid = np.abs(y - z @ coef)
-        final_weight[t, rows] = s * np.where(
-            resid <= huber_epsilon * sigma, 1.0, huber_epsilon * sigma / np.maximum(resid, 1e-300)
-        )
-    block = (dates_kept, d, *_finish_block(d, g, final_weight))
-    return _assemble(panel, [block], skipped, 0)

@@ -29,6 +29,7 @@ from hedging_pipeline.errors import (
     InsufficientHistoryError,
     InvalidValueError,
 )
+from hedging_pipeline.risk.regime import regime_multiplier
 from hedging_pipeline.types import TRADING_DAYS_PER_YEAR, FloatArray
 
 WINDOW_DAYS = 504
@@ -46,6 +47,11 @@ MAX_CAP_AGE_DAYS = 10
 """The market cap that places a stock in a size group may be this many calendar days old."""
 
 SpecificMethod = Literal["rolling", "ewma"]
+
+MODEL_SPECIFIC_SETTINGS = {"method": "ewma", "regime_adjustment": True, "regime_pooled": True}
+"""What the ``specific_risk`` asset uses: EWMA 84 days with the regime adjustment scored by pooled
+variance ratios (USE4's mean z² is biased up by noisy single-stock forecasts and over-predicted hedge
+risk); chosen with :data:`~hedging_pipeline.risk.covariance.MODEL_COVARIANCE_SETTINGS` (issue 12)."""
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
@@ -141,6 +147,8 @@ def estimate_specific_risk(
     n_size_groups: int = N_SIZE_GROUPS,
     min_observations: int = MIN_OBSERVATIONS,
     skip_insufficient: bool = False,
+    regime_adjustment: bool = False,
+    regime_pooled: bool = True,
 ) -> pd.DataFrame:
     """Annualised specific volatility per stock as of each date.
 
@@ -170,6 +178,11 @@ def estimate_specific_risk(
     skip_insufficient : bool
         Leave out (instead of raising for) as-of dates with fewer than ``window_days`` dates of
         history.
+    regime_adjustment : bool
+        Multiply every volatility by the window's specific regime multiplier ``λ_S``
+        (:func:`~hedging_pipeline.risk.regime.regime_multiplier`, USE4).
+    regime_pooled : bool
+        Score the days by pooled variance ratios (default; see ``regime_multiplier``).
 
     Returns
     -------
@@ -232,6 +245,10 @@ def estimate_specific_risk(
                 f"ending {as_of.date()}"
             )
         vol = shrink_to_size_groups(sigma, cap, shrinkage=shrinkage, n_groups=n_size_groups)
+        if regime_adjustment:
+            vol = vol * np.sqrt(
+                regime_multiplier(wide[end - window_days : end], pooled=regime_pooled)
+            )
         frames.append(
             pd.DataFrame(
                 {"date": as_of, "ticker": universe, "vol": vol * np.sqrt(TRADING_DAYS_PER_YEAR)}

@@ -12,8 +12,8 @@ from hedging_pipeline.risk.exposures import (
     ExposureParameters,
     compute_style_exposures,
     standardise_vendor_exposures,
-    usable_fundamentals,
 )
+from hedging_pipeline.risk.fundamentals import usable_fundamentals
 from hedging_pipeline.types import STYLE_FACTORS
 from hedging_pipeline_tests.synthetic import make_market_panel
 
@@ -43,7 +43,8 @@ def _compute(m, dates, **kw):
 
 
 def test_contract_columns_and_completeness(exposures, out_dates):
-    assert list(exposures.columns) == list(expo.EXPOSURE_COLUMNS)
+    extras = [expo.OBSERVED_COLUMN, *expo.AGE_COLUMNS]
+    assert list(exposures.columns) == [*expo.EXPOSURE_COLUMNS, *extras]
     assert exposures[list(STYLE_FACTORS)].notna().all().all()
     assert exposures["date"].nunique() == len(out_dates)
     assert exposures.groupby("date").size().eq(40).all()
@@ -182,6 +183,41 @@ def test_stale_statements_expire(market, out_dates):
     assert not ex.loc[~stale, "value"].eq(0.0).all()
 
 
+def test_statement_carried_forward_with_its_age_and_coverage(market, out_dates):
+    m = market
+    ex = _compute(m, out_dates)
+    known = pd.Timestamp("2014-12-31") + pd.Timedelta(days=90)
+    later = ex["date"] >= known
+    expected_age = (ex.loc[later, "date"] - known).dt.days.astype(float)
+    for column in expo.AGE_COLUMNS:
+        assert np.allclose(ex.loc[later, column], expected_age)
+    coverage = expo.style_coverage(ex)
+    assert set(STYLE_FACTORS) <= set(coverage.columns)
+    assert coverage[list(STYLE_FACTORS)].min().min() == pytest.approx(1.0)
+    assert ex[expo.OBSERVED_COLUMN].eq(2 ** len(STYLE_FACTORS) - 1).all()
+
+
+def test_a_ratio_never_mixes_fiscal_years():
+    from hedging_pipeline.risk.fundamentals import point_in_time_fundamentals
+
+    fund = pd.DataFrame(
+        {
+            "ticker": ["A", "A"],
+            "fiscal_year": [2015, 2016],
+            "net_income": [10.0, 30.0],
+            "total_equity": [100.0, np.nan],  # the 2016 statement has no equity line
+        }
+    )
+    dates = pd.DatetimeIndex(["2017-06-30"])
+    items = point_in_time_fundamentals(fund, dates, pd.Index(["A"]), 90, 1826)
+    assert items.values["net_income"][0, 0] == 30.0
+    assert items.values["total_equity"][0, 0] == 100.0
+    # ROE comes from the 2015 statement alone (10 / 100), not 2016 income over 2015 equity.
+    assert items.values["roe"][0, 0] == pytest.approx(0.10)
+    assert items.age_days["roe"][0, 0] == (dates[0] - pd.Timestamp("2016-03-30")).days
+    assert items.age_days["net_income"][0, 0] == (dates[0] - pd.Timestamp("2017-03-31")).days
+
+
 def test_nan_market_cap_drops_the_row_and_zero_cap_is_an_error(market, out_dates):
     m = market
     caps = m.market_caps.copy()
@@ -236,7 +272,8 @@ def test_vendor_exposures_are_standardised_like_computed_ones(market, out_dates)
         vendor[style] = rng.normal(j, 2.0 + j, len(vendor))
     industries = m.companies.rename(columns={"gics_sector": "industry"})[["ticker", "industry"]]
     ex = standardise_vendor_exposures(vendor, m.market_caps, industries, out_dates)
-    assert list(ex.columns) == list(expo.EXPOSURE_COLUMNS)
+    assert list(ex.columns)[: len(expo.EXPOSURE_COLUMNS)] == list(expo.EXPOSURE_COLUMNS)
+    assert ex[list(expo.AGE_COLUMNS)].isna().all().all()
     assert ex[list(STYLE_FACTORS)].notna().all().all()
     for _, day in ex.groupby("date"):
         w = day["market_cap"] / day["market_cap"].sum()

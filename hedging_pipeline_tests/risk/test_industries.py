@@ -4,7 +4,13 @@ import pandas as pd
 import pytest
 
 from hedging_pipeline.errors import InvalidValueError, MissingColumnError
-from hedging_pipeline.risk.industries import OTHER_INDUSTRY, assign_industries
+from hedging_pipeline.risk.industries import (
+    OTHER_INDUSTRY,
+    assign_industries,
+    complete_gics_levels,
+    gics_hierarchy,
+    model_industries,
+)
 
 
 def _companies(spec):
@@ -35,9 +41,9 @@ def test_small_sub_industries_merge_into_their_sector():
     )
     out = assign_industries(c, level="gics_sub_industry", min_members=10).set_index("ticker")
     counts = out["industry"].value_counts()
-    # Gas (3) -> Energy, Water (4) -> Utilities; both still < 10 -> pooled into Other (7),
-    # itself too small -> joins the largest industry (Oil).
-    assert counts.to_dict() == {"Oil": 19, "Power": 11}
+    # Gas (3) -> Energy, Water (4) -> Utilities; both still < 10 -> each joins the largest
+    # industry of its own sector (Oil, Power), never a group of another sector.
+    assert counts.to_dict() == {"Oil": 15, "Power": 15}
     gas = c.index[c["gics_sub_industry"] == "Gas"]
     assert out.loc[c.loc[gas, "ticker"], "industry"].eq("Oil").all()
 
@@ -91,3 +97,59 @@ def test_bad_level_and_missing_columns():
         assign_industries(c, level="gics_industry")
     with pytest.raises(MissingColumnError, match=r"companies: missing column\(s\) gics_sector"):
         assign_industries(c.drop(columns="gics_sector"))
+
+
+def test_hierarchy_table_has_the_2023_gics_counts():
+    table = gics_hierarchy()
+    current = table[table["note"] == ""]
+    assert len(current) == 163
+    assert current["industry"].nunique() == 74
+    assert current["industry_group"].nunique() == 25
+    assert current["sector"].nunique() == 11
+    # Every retired name maps into the current tree.
+    assert set(table["industry_group"]) == set(current["industry_group"])
+
+
+def test_model_industries_use_groups_and_merge_small_ones_into_their_sector():
+    spec = [
+        ("Information Technology", "Semiconductors", 12),
+        ("Information Technology", "Application Software", 11),
+        ("Information Technology", "Systems Software", 2),
+        ("Information Technology", "Communications Equipment", 3),
+        ("Financials", "Regional Banks", 10),
+        ("Financials", "Reinsurance", 4),
+    ]
+    c = _companies(spec)
+    out = model_industries(c, min_members=10)
+    counts = out["industry"].value_counts().to_dict()
+    # Software & Services 13 and Semis 12 stay; Technology Hardware (3) falls to its sector, still
+    # small, so joins the largest IT group (13 > 12); Insurance (4) joins Banks.
+    assert counts == {
+        "Software & Services": 16,
+        "Semiconductors & Semiconductor Equipment": 12,
+        "Banks": 14,
+    }
+    by_sector = model_industries(c, level="gics_sector", min_members=10)
+    assert by_sector["industry"].value_counts().to_dict() == {
+        "Information Technology": 28,
+        "Financials": 14,
+    }
+    by_industry = model_industries(c, level="gics_industry", min_members=2)
+    assert "Software" in set(by_industry["industry"])
+
+
+def test_model_industries_fall_back_to_sector_without_sub_industries():
+    c = _companies([("Energy", "x", 12), ("Utilities", "y", 11)]).drop(columns="gics_sub_industry")
+    out = model_industries(c, min_members=10)
+    assert set(out["industry"]) == {"Energy", "Utilities"}
+
+
+def test_unknown_sub_industry_is_one_clear_line():
+    c = _companies([("Energy", "Integrated Oil & Gas", 3), ("Energy", "Oil Wells", 2)])
+    with pytest.raises(
+        InvalidValueError,
+        match="gics_sub_industry 'Oil Wells' of ticker X003 is not in the GICS hierarchy table",
+    ):
+        complete_gics_levels(c)
+    with pytest.raises(InvalidValueError, match="industry level must be one of"):
+        model_industries(c, level="gics_sub_industry")

@@ -11,8 +11,8 @@ from hedging_pipeline.risk.exposures import compute_style_exposures
 from hedging_pipeline.risk.model import RiskModel
 from hedging_pipeline.risk.regression import (
     estimate_factor_returns,
-    estimate_factor_returns_reference,
 )
+from hedging_pipeline.risk.regression_reference import estimate_factor_returns_reference
 from hedging_pipeline.risk.specific import estimate_specific_risk
 from hedging_pipeline.types import STYLE_FACTORS
 
@@ -92,3 +92,16 @@ def test_real_model_invariants(real):
     sigma = model.covariance()
     vols = np.sqrt(np.diag(sigma))
     assert 0.12 < np.median(vols) < 0.45
+
+
+def test_industry_groups_and_share_classes_on_real_data(real_panels):
+    from hedging_pipeline.risk.industries import model_industries
+
+    panels = real_panels
+    tickers = panels.market_caps["ticker"].unique()
+    groups = model_industries(panels.companies, tickers)
+    assert groups["industry"].nunique() >= 20
+    caps = panels.market_caps
+    day = caps[caps["date"] == pd.Timestamp("2019-12-31")].set_index("ticker")["market_cap"]
+    alphabet = day["GOOG"] + day["GOOGL"]
+    assert 0.75e12 < alphabet < 1.05e12

@@ -15,9 +15,10 @@ from hedging_pipeline.risk import regression as reg
 from hedging_pipeline.risk.regression import (
     InsufficientAssetsError,
     estimate_factor_returns,
-    estimate_factor_returns_reference,
     factor_names,
 )
+from hedging_pipeline.risk.regression_inputs import prepare_panel
+from hedging_pipeline.risk.regression_reference import estimate_factor_returns_reference
 from hedging_pipeline.types import STYLE_FACTORS
 from hedging_pipeline_tests.synthetic import make_factor_panel
 
@@ -122,7 +123,7 @@ def test_huber_matches_sklearn_huber_regressor_loop():
 
 def test_sklearn_started_at_our_solution_cannot_improve_it(corrupted_panel):
     p = corrupted_panel
-    panel, _ = reg._prepare_panel(p.style_exposures, p.daily_returns, None, None, 10)
+    panel, _ = prepare_panel(p.style_exposures, p.daily_returns, None, None, 10)
     design = reg._build_design(panel, slice(0, 6), reg.MIN_INDUSTRY_MEMBERS)
     g, sigma, _, _ = reg._huber_newton(design, 1.35, 1e-12, 100, panel.dates[:6])
     for t in range(6):
