@@ -8,7 +8,8 @@ that is seconds. The summary also writes the Markdown report under ``HEDGING_HOM
 import dagster as dg
 
 from hedging_pipeline.backtest import quality
-from hedging_pipeline.backtest.metrics import backtest_hedges, summarise_backtest
+from hedging_pipeline.backtest.metrics import backtest_hedges
+from hedging_pipeline.backtest.summary import summarise_backtest
 from hedging_pipeline.defs.common import (
     GROUP_BACKTEST,
     OWNER,

@@ -14,13 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.backtest.metrics import (
-    HEDGE_KEY,
-    SCOPE_FULL_PERIOD,
-    SCOPE_REBALANCE,
-    evaluate_hedges,
-    order_methods,
-)
+from hedging_pipeline.backtest.inputs import HEDGE_KEY
+from hedging_pipeline.backtest.metrics import SCOPE_FULL_PERIOD, SCOPE_REBALANCE, evaluate_hedges
+from hedging_pipeline.backtest.summary import order_methods
 from hedging_pipeline.backtest.walk_forward import walk_forward_splits
 from hedging_pipeline.errors import InsufficientHistoryError, MissingColumnError
 from hedging_pipeline.reporting.plots import figure_to_png, plt

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hedging_pipeline.backtest.metrics import evaluate_hedges, summarise_backtest
+from hedging_pipeline.backtest.metrics import evaluate_hedges
+from hedging_pipeline.backtest.summary import summarise_backtest
 from hedging_pipeline.errors import InsufficientHistoryError, MissingColumnError
 from hedging_pipeline.reporting.backtest_report import (
     IMAGE_NAMES,

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 
 from hedging_pipeline.backtest import quality
-from hedging_pipeline.backtest.metrics import backtest_hedges, evaluate_hedges, summarise_backtest
+from hedging_pipeline.backtest.metrics import backtest_hedges, evaluate_hedges
+from hedging_pipeline.backtest.summary import summarise_backtest
 
 
 def test_backtest_hedges_builds_the_splits_from_the_hedges(panel):

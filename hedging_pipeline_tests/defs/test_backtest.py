@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hedging_pipeline.backtest.metrics import backtest_hedges, summarise_backtest
+from hedging_pipeline.backtest.metrics import backtest_hedges
+from hedging_pipeline.backtest.summary import summarise_backtest
 from hedging_pipeline.defs.backtest import build_backtest_defs
 from hedging_pipeline.defs.partitions import build_partitions
 from hedging_pipeline.defs.resources import build_resources
