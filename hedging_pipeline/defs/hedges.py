@@ -26,6 +26,7 @@ from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_bl
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
 from hedging_pipeline.hedging import quality
+from hedging_pipeline.hedging.registry import HEDGE_STAGE_METHODS
 from hedging_pipeline.hedging.service import (
     RETURNS_LOOKBACK_DAYS,
     MonthHedges,
@@ -163,6 +164,7 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
             wh,
             context.partition_keys,
             targets,
+            methods=HEDGE_STAGE_METHODS,
             peer_model=model,
             workers=HEDGE_WORKERS,
             progress=_progress(context),
