@@ -1,4 +1,3 @@
-
 import pytest
 
 from hedging_pipeline.errors import ConfigurationError

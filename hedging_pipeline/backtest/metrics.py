@@ -4,9 +4,16 @@ A hedge is short the basket, so the hedged position's daily return on test day `
 
     h_d = r_target,d − Σ_i w_i r_i,d
 
-with the weights ``w_i`` fixed at the rebalance date (``hedge_weights.weight``; the basket is
-rebalanced back to them every day, so ``Σ w_i r_i`` is the basket's daily return as a fraction of
-the position's value). The **variance reduction** of a hedge is
+with the weights ``w_i`` set at the rebalance date (``hedge_weights.weight``) when the basket is
+re-set to them every day (``holding="weights"``). The pipeline holds the short as **share counts**
+until the next rebalance (``holding="shares"``, what a desk does): name ``i`` is then worth
+``w_i G_i,d−1`` and the position ``P_d−1`` before day ``d`` (growth since the rebalance), so the
+basket's effective weight drifts to ``w_i G_i,d−1 / P_d−1``. At the next rebalance the desk trades
+from the drifted basket to the new one: the **turnover** ``Σ_i |w_new,i − w_end,i|`` (fraction of the
+position's value, NaN for a hedge's first month) costs ``cost_bp`` basis points of that notional,
+charged on the new window's first day; ``variance_reduction_net`` is the variance reduction of that
+net-of-cost series. The **variance reduction** of a hedge is
+
 
     VR = 1 − var(h) / var(r_target)
 
@@ -51,7 +58,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from hedging_pipeline.backtest.index import index_hedges, index_returns
 from hedging_pipeline.backtest.inputs import (
+    DIAGNOSTIC_COLUMNS,
     HEDGE_KEY,
     RETURN_COLUMNS,
     WEIGHT_COLUMNS,
@@ -70,8 +79,16 @@ from hedging_pipeline.types import TRADING_DAYS_PER_YEAR, FloatArray, IntArray
 MissingReturnPolicy = Literal["cash", "raise"]
 MISSING_RETURN_POLICIES: tuple[MissingReturnPolicy, ...] = ("cash", "raise")
 
+Holding = Literal["shares", "weights"]
+HOLDINGS: tuple[Holding, ...] = ("shares", "weights")
+
 MIN_TEST_DAYS = 2
 """A sample variance (``ddof=1``) needs at least two observations."""
+
+COST_BP = 5.0
+"""Default trading cost, basis points of traded notional (a liquid large-cap short: half-spread plus
+commission)."""
+BP = 1e-4
 
 SCOPE_REBALANCE = "rebalance"
 SCOPE_FULL_PERIOD = "full_period"
@@ -90,6 +107,8 @@ RESULT_COLUMNS = (
     "test_end",
     "n_rebalances",
     "n_missing_hedge_returns",
+    "turnover",
+    "variance_reduction_net",
 )
 DAILY_COLUMNS = ("date", "as_of", "ticker", "method", "ret_target", "ret_basket", "ret_hedged")
 SKIPPED_COLUMNS = ("as_of", "ticker", "method", "reason")
@@ -138,13 +157,25 @@ class _Long:
     target: FloatArray
     basket: FloatArray
     missing: IntArray
+    cost: FloatArray  # trading cost charged on the day, fraction of the position
 
     @property
     def hedged(self) -> FloatArray:
         return self.target - self.basket
 
+    @property
+    def net(self) -> FloatArray:
+        return self.target - self.basket - self.cost
 
-def _check_options(missing_hedge_returns: str, min_test_days: int) -> None:
+
+def _check_options(
+    missing_hedge_returns: str, min_test_days: int, holding: str, cost_bp: float
+) -> None:
+    if holding not in HOLDINGS or not np.isfinite(cost_bp) or cost_bp < 0:
+        raise InvalidValueError(
+            f"holding must be one of {HOLDINGS} and cost_bp finite >= 0, "
+            f"got holding={holding!r}, cost_bp={cost_bp}"
+        )
     if missing_hedge_returns not in MISSING_RETURN_POLICIES:
         raise InvalidValueError(
             f"missing_hedge_returns must be one of {MISSING_RETURN_POLICIES}, "
@@ -154,14 +185,35 @@ def _check_options(missing_hedge_returns: str, min_test_days: int) -> None:
         raise InvalidValueError(f"min_test_days must be >= {MIN_TEST_DAYS}, got {min_test_days}")
 
 
+def _basket_returns(
+    basket_w: sp.csr_matrix, filled: FloatArray, target_col: IntArray, holding: Holding
+) -> tuple[FloatArray, sp.csr_matrix]:
+    """Daily basket returns ``(n_hedges, n_days)`` and the end-of-window weights of each hedge.
+
+    ``weights``: ``Σ_i w_i r_id`` (re-set every day), end weights = ``w``. ``shares``: the short is
+    held as share counts, so name ``i`` is worth ``w_i G_i,d−1`` and the position ``P_d−1`` before
+    day ``d`` (``G``, ``P``: growth since the rebalance, missing returns count as 0); the basket
+    return as a fraction of the position is ``Σ_i w_i G_i,d−1 r_id / P_d−1`` and the end weights are
+    ``w_i G_i,end / P_end``.
+    """
+    if holding == "weights":
+        return np.asarray(basket_w @ filled.T), basket_w
+    growth = np.cumprod(1.0 + filled, axis=0)  # (n_days, n_tickers)
+    prev = np.vstack([np.ones((1, growth.shape[1])), growth[:-1]])
+    basket = np.asarray(basket_w @ (prev * filled).T) / prev[:, target_col].T
+    end = sp.diags(1.0 / growth[-1, target_col]) @ basket_w.multiply(growth[-1][None, :])
+    return basket, sp.csr_matrix(end)
+
+
 def _split_long(
     split: Split,
     weights: pd.DataFrame,
     hedges: pd.DataFrame,
     panel: _Panel,
     missing_hedge_returns: MissingReturnPolicy,
-) -> tuple[IntArray, IntArray, FloatArray, FloatArray, IntArray] | None:
-    """Target, basket and missing-name counts of the hedges of one split, on observed days."""
+    holding: Holding,
+) -> tuple[tuple[IntArray, IntArray, FloatArray, FloatArray, IntArray], pd.DataFrame] | None:
+    """Target, basket and missing-name counts of one split's hedges on observed days; end weights."""
     rows = np.flatnonzero(split.contains(panel.dates))
     hids = hedges.loc[hedges["as_of"] == split.as_of, "hid"].to_numpy()
     if hids.size == 0 or rows.size == 0:
@@ -172,26 +224,32 @@ def _split_long(
     at = (local[w_rows["hid"].to_numpy()], panel.tickers.get_indexer(w_rows["hedge_ticker"]))
     shape = (hids.size, len(panel.tickers))
     w = w_rows["weight"].to_numpy()
-    basket_w = sp.csr_matrix((w, at), shape=shape)
     held = sp.csr_matrix(((w > 0).astype(float), at), shape=shape)
     valid = panel.valid[rows]
     filled = np.where(valid, panel.values[rows], 0.0)
-    basket = np.asarray(basket_w @ filled.T)  # (n_hedges, n_days)
-    n_missing = np.rint(np.asarray(held @ (~valid).T.astype(float))).astype(np.int64)
     target_col = panel.tickers.get_indexer(hedges["ticker"].to_numpy()[hids])
+    basket, end = _basket_returns(
+        sp.csr_matrix((w, at), shape=shape), filled, target_col, holding
+    )  # (n_hedges, n_days)
+    n_missing = np.rint(np.asarray(held @ (~valid).T.astype(float))).astype(np.int64)
     target = panel.values[rows][:, target_col].T  # (n_hedges, n_days)
     observed = ~np.isnan(target)
     if missing_hedge_returns == "raise" and (n_missing[observed] > 0).any():
         h, d = np.argwhere(observed & (n_missing > 0))[0]
         _raise_missing(weights, hedges.loc[hids[h]], panel, panel.dates[rows[d]])
     h_idx, d_idx = np.nonzero(observed)
-    return (
+    end = end.tocoo()
+    drift = pd.DataFrame(
+        {"hid": hids[end.row], "hedge_ticker": panel.tickers[end.col], "weight_end": end.data}
+    )
+    long = (
         hids[h_idx],
         rows[d_idx],
         target[h_idx, d_idx],
         basket[h_idx, d_idx],
         n_missing[h_idx, d_idx],
     )
+    return long, drift
 
 
 def _raise_missing(
@@ -214,17 +272,61 @@ def _long_returns(
     hedges: pd.DataFrame,
     panel: _Panel,
     missing_hedge_returns: MissingReturnPolicy,
-) -> _Long:
-    """Concatenate every split's observed hedge days."""
-    parts = [
-        part
-        for split in ordered
-        if (part := _split_long(split, weights, hedges, panel, missing_hedge_returns)) is not None
-    ]
+    holding: Holding,
+) -> tuple[_Long, pd.DataFrame]:
+    """Concatenate every split's observed hedge days; the end-of-window weights of every hedge."""
+    parts, drifts = [], []
+    for split in ordered:
+        part = _split_long(split, weights, hedges, panel, missing_hedge_returns, holding)
+        if part is not None:
+            parts.append(part[0])
+            drifts.append(part[1])
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
-        return _Long(empty, empty, np.zeros(0), np.zeros(0), empty)
-    return _Long(*(np.concatenate(p) for p in zip(*parts, strict=True)))
+        drift = pd.DataFrame(
+            {"hid": empty, "hedge_ticker": pd.Series(dtype=object), "weight_end": np.zeros(0)}
+        )
+
+        return _Long(empty, empty, np.zeros(0), np.zeros(0), empty, np.zeros(0)), drift
+    arrays = [np.concatenate(p) for p in zip(*parts, strict=True)]
+    return _Long(*arrays, np.zeros(len(arrays[0]))), pd.concat(drifts, ignore_index=True)
+
+
+def _turnover(
+    hedges: pd.DataFrame, weights: pd.DataFrame, drift: pd.DataFrame, ordered: list[Split]
+) -> FloatArray:
+    """One-way traded notional at each rebalance, as a fraction of the position's value.
+
+    ``Σ_i |w_new,i − w_end,i|`` against the previous month's basket of the same (ticker, method)
+    as it drifted to the end of its window; NaN for a hedge without one (the first month: setting
+    the hedge up is not a rebalancing cost).
+    """
+    prev_as_of = {nxt.as_of: prev.as_of for prev, nxt in zip(ordered, ordered[1:], strict=False)}
+    key = hedges[["ticker", "method", "as_of", "hid"]]
+    pairs = key.assign(as_of=key["as_of"].map(prev_as_of)).dropna(subset=["as_of"])
+    pairs = pairs.merge(
+        key.rename(columns={"hid": "prev_hid"}), on=["ticker", "method", "as_of"], how="inner"
+    )[["hid", "prev_hid"]]
+    old = drift.rename(columns={"hid": "prev_hid"}).merge(pairs, on="prev_hid")
+    new = weights.loc[weights["hid"].isin(pairs["hid"]), ["hid", "hedge_ticker", "weight"]]
+    both = new.merge(
+        old[["hid", "hedge_ticker", "weight_end"]], on=["hid", "hedge_ticker"], how="outer"
+    )
+    traded = (both["weight"].fillna(0.0) - both["weight_end"].fillna(0.0)).abs()
+    out = np.full(len(hedges), np.nan)
+    out[pairs["hid"].to_numpy()] = 0.0
+    per_hedge = traded.groupby(both["hid"]).sum()
+    out[per_hedge.index.to_numpy(dtype=np.int64)] = per_hedge.to_numpy()
+    return out
+
+
+def _charge_costs(long: _Long, turnover: FloatArray, cost_bp: float) -> _Long:
+    """Charge ``cost_bp`` of the traded notional on each hedge's first observed test day."""
+    cost = np.zeros(len(long.hid))
+    if len(long.hid):
+        _, first = np.unique(long.hid, return_index=True)
+        cost[first] = cost_bp * BP * np.nan_to_num(turnover[long.hid[first]])
+    return _Long(long.hid, long.row, long.target, long.basket, long.missing, cost)
 
 
 def _screen(
@@ -266,11 +368,13 @@ def _rebalance_rows(
     count: IntArray,
     var_u: FloatArray,
     var_h: FloatArray,
-    n_missing: IntArray,
+    var_net: FloatArray,
+    per_hedge: tuple[IntArray, FloatArray],
     splits: pd.DataFrame,
     sqrt_year: float,
 ) -> pd.DataFrame:
     """One ``scope = rebalance`` row per evaluated hedge."""
+    n_missing, turnover = per_hedge
     rebalance = hedges.loc[ok, [*HEDGE_KEY, "predicted_te"]].merge(splits, on="as_of", how="left")
     return rebalance.assign(
         scope=SCOPE_REBALANCE,
@@ -280,6 +384,8 @@ def _rebalance_rows(
         variance_reduction=1.0 - var_h[ok] / var_u[ok],
         n_rebalances=1,
         n_missing_hedge_returns=n_missing[ok],
+        turnover=turnover[ok],
+        variance_reduction_net=1.0 - var_net[ok] / var_u[ok],
     )
 
 
@@ -288,11 +394,12 @@ def _full_period_rows(
     ok: np.ndarray,
     count: IntArray,
     long: _Long,
-    n_missing: IntArray,
+    per_hedge: tuple[IntArray, FloatArray],
     splits: pd.DataFrame,
     sqrt_year: float,
 ) -> pd.DataFrame:
     """One ``scope = full_period`` row per (ticker, method), on the months every method has."""
+    n_missing, turnover = per_hedge
     evaluated = hedges.loc[ok, HEDGE_KEY + ["hid", "predicted_te"]]
     n_methods = evaluated.groupby("ticker")["method"].transform("nunique")
     per_month = evaluated.groupby(["ticker", "as_of"])["method"].transform("nunique")
@@ -310,9 +417,14 @@ def _full_period_rows(
     gid_of_hid = np.full(len(hedges), -1)
     gid_of_hid[kept["hid"].to_numpy()] = kept["gid"].to_numpy()
     in_full = gid_of_hid[long.hid] >= 0
-    g_count, (g_var_u, g_var_h) = grouped_moments(
-        gid_of_hid[long.hid][in_full], len(group_keys), long.target[in_full], long.hedged[in_full]
+    g_count, (g_var_u, g_var_h, g_var_net) = grouped_moments(
+        gid_of_hid[long.hid][in_full],
+        len(group_keys),
+        long.target[in_full],
+        long.hedged[in_full],
+        long.net[in_full],
     )
+    kept["turnover"] = turnover[kept["hid"].to_numpy()]
     grouped = kept.groupby("gid")
     te_sq = (kept["predicted_te"] ** 2 * kept["days"]).groupby(kept["gid"]).sum() / grouped[
         "days"
@@ -333,6 +445,8 @@ def _full_period_rows(
             weights=n_missing[kept["hid"].to_numpy()],
             minlength=len(group_keys),
         ),
+        turnover=grouped["turnover"].mean().reindex(group_keys["gid"]).to_numpy(),
+        variance_reduction_net=1.0 - g_var_net / g_var_u,
     )
 
 
@@ -385,6 +499,8 @@ def evaluate_hedges(
     missing_hedge_returns: MissingReturnPolicy = "cash",
     min_test_days: int = MIN_TEST_DAYS,
     periods_per_year: int = TRADING_DAYS_PER_YEAR,
+    holding: Holding = "weights",
+    cost_bp: float = COST_BP,
 ) -> BacktestEvaluation:
     """Evaluate every hedge out of sample on its walk-forward window, and per (ticker, method).
 
@@ -408,6 +524,12 @@ def evaluate_hedges(
         Fewest target returns a test window needs to be evaluated.
     periods_per_year : int
         Annualisation factor of the daily vols.
+    holding : {"weights", "shares"}
+        ``weights``: the basket is re-set to its weights every day; ``shares``: it is held as share
+        counts until the next rebalance, so its weights drift (see the module docstring).
+    cost_bp : float
+        Trading cost in basis points of traded notional, charged on a hedge's first test day on the
+        turnover from the previous month's drifted basket (``variance_reduction_net``).
 
     Returns
     -------
@@ -428,7 +550,7 @@ def evaluate_hedges(
     InsufficientHistoryError
         If no hedge at all could be evaluated.
     """
-    _check_options(missing_hedge_returns, min_test_days)
+    _check_options(missing_hedge_returns, min_test_days, holding, cost_bp)
     weights, hedges = prepare_hedges(hedge_weights, hedge_diagnostics)
     ordered = validate_splits(splits)
     tickers = pd.Index(sorted(set(weights["hedge_ticker"]) | set(hedges["ticker"])))
@@ -438,8 +560,12 @@ def evaluate_hedges(
     no_split = ~hedges["as_of"].isin([s.as_of for s in ordered]).to_numpy()
     if no_split.any():
         skipped.append(hedges.loc[no_split, HEDGE_KEY].assign(reason="no test window after as_of"))
-    long = _long_returns(ordered, weights, hedges, panel, missing_hedge_returns)
-    count, (var_u, var_h) = grouped_moments(long.hid, len(hedges), long.target, long.hedged)
+    long, drift = _long_returns(ordered, weights, hedges, panel, missing_hedge_returns, holding)
+    turnover = _turnover(hedges, weights, drift, ordered)
+    long = _charge_costs(long, turnover, cost_bp)
+    count, (var_u, var_h, var_net) = grouped_moments(
+        long.hid, len(hedges), long.target, long.hedged, long.net
+    )
     ok = _screen(hedges, count, var_u, no_split, min_test_days, skipped)
     if not ok.any():
         raise InsufficientHistoryError(
@@ -450,8 +576,11 @@ def evaluate_hedges(
     sqrt_year = float(np.sqrt(periods_per_year))
     n_missing = np.bincount(long.hid, weights=long.missing, minlength=len(hedges)).astype(np.int64)
     split_frame = _split_frame(ordered)
-    rebalance = _rebalance_rows(hedges, ok, count, var_u, var_h, n_missing, split_frame, sqrt_year)
-    full = _full_period_rows(hedges, ok, count, long, n_missing, split_frame, sqrt_year)
+    per_hedge = (n_missing, turnover)
+    rebalance = _rebalance_rows(
+        hedges, ok, count, var_u, var_h, var_net, per_hedge, split_frame, sqrt_year
+    )
+    full = _full_period_rows(hedges, ok, count, long, per_hedge, split_frame, sqrt_year)
     return BacktestEvaluation(
         results=_stack_results(rebalance, full),
         daily=_daily_frame(hedges, ok, long, panel.dates),
@@ -466,11 +595,16 @@ def backtest_hedges(
     *,
     horizon: int | None = None,
     missing_hedge_returns: MissingReturnPolicy = "cash",
+    market_caps: pd.DataFrame | None = None,
+    holding: Holding = "shares",
+    cost_bp: float = COST_BP,
 ) -> BacktestEvaluation:
     """Run the whole walk-forward backtest: splits from the hedges' as_of dates, then evaluation.
 
     The trading calendar is the set of dates present in ``daily_returns``; every ``as_of`` of
-    ``hedge_weights`` is a rebalance date, held until the next one (``walk_forward_splits``).
+    ``hedge_weights`` is a rebalance date, held until the next one (``walk_forward_splits``). With
+    ``market_caps``, every hedged (as_of, ticker) also gets the ``index`` and ``index_beta`` shorts
+    of the cap-weighted universe index (``backtest.index``).
 
     Parameters
     ----------
@@ -480,6 +614,12 @@ def backtest_hedges(
         Cap on the holding period in trading days (``walk_forward_splits``).
     missing_hedge_returns : {"cash", "raise"}
         Treatment of missing hedge-name returns (``evaluate_hedges``).
+    market_caps : pd.DataFrame, optional
+        ``date, ticker, market_cap``: adds the index baselines.
+    holding : {"shares", "weights"}
+        How the short is held between rebalances (``evaluate_hedges``); the pipeline holds shares.
+    cost_bp : float
+        Trading cost, basis points of traded notional (``evaluate_hedges``).
 
     Returns
     -------
@@ -498,10 +638,22 @@ def backtest_hedges(
     as_of = normalised_dates(hedge_weights["as_of"], "hedge_weights.as_of").unique()
     trading_dates = normalised_dates(daily_returns["date"], "daily_returns.date").unique()
     splits = walk_forward_splits(trading_dates, as_of, horizon=horizon)
+    if market_caps is not None:
+        index = index_returns(daily_returns, market_caps)
+        targets = hedge_weights[["as_of", "ticker"]].drop_duplicates()
+        targets = targets.assign(as_of=normalised_dates(targets["as_of"], "hedge_weights.as_of"))
+        idx_weights, idx_diagnostics = index_hedges(targets, daily_returns, index)
+        hedge_weights = pd.concat([hedge_weights[list(WEIGHT_COLUMNS)], idx_weights])
+        hedge_diagnostics = pd.concat(
+            [hedge_diagnostics[list(DIAGNOSTIC_COLUMNS)], idx_diagnostics], ignore_index=True
+        )
+        daily_returns = pd.concat([daily_returns[list(RETURN_COLUMNS)], index], ignore_index=True)
     return evaluate_hedges(
         hedge_weights,
         hedge_diagnostics,
         daily_returns,
         splits,
         missing_hedge_returns=missing_hedge_returns,
+        holding=holding,
+        cost_bp=cost_bp,
     )

@@ -9,8 +9,13 @@ import pandas as pd
 
 from hedging_pipeline.backtest.inputs import raise_on_duplicates, require_columns
 from hedging_pipeline.backtest.metrics import SCOPE_FULL_PERIOD
+from hedging_pipeline.backtest.statistics import (
+    N_MONTH_BOOTSTRAP,
+    monthly_cube,
+    monthly_statistics,
+)
 from hedging_pipeline.errors import InsufficientHistoryError, InvalidValueError
-from hedging_pipeline.types import METHODS
+from hedging_pipeline.hedging.registry import ALL_METHODS, grid_columns
 
 SUMMARY_COLUMNS = (
     "method",
@@ -34,10 +39,89 @@ TIE_TOLERANCE = 1e-12
 itself."""
 
 
+GRID_COLUMNS = (
+    "method",
+    "candidates",
+    "risk",
+    "n_targets",
+    "median_variance_reduction",
+    "mean_variance_reduction",
+    "win_rate_vs_factor",
+    "median_monthly_variance_reduction",
+    "median_variance_reduction_ex_crisis",
+    "turnover",
+    "net_median_variance_reduction",
+    "annual_cost_bp",
+    "share_at_name_cap",
+    "monthly_ci_low",
+    "monthly_ci_high",
+    "ex_crisis_ci_low",
+    "ex_crisis_ci_high",
+    "n_months",
+    "n_cells",
+    *SUMMARY_COLUMNS[5:],
+)
+"""``backtest_summary``: CONTRACT's columns first, then the intervals and diagnostics."""
+REBALANCES_PER_YEAR = 12
+NAME_CAP_TOLERANCE = 1e-6
+"""A weight within this of the name cap counts as at the cap."""
+
+
 def order_methods(methods: Sequence[str]) -> list[str]:
-    """Return ``methods`` in the order of ``METHODS``, then any other method alphabetically."""
-    known = [m for m in METHODS if m in methods]
+    """Return ``methods`` in the registry's order (``ALL_METHODS``), then others alphabetically."""
+    known = [m for m in ALL_METHODS if m in methods]
+
     return known + sorted(set(methods) - set(known))
+
+
+def _eligible(
+    results: pd.DataFrame,
+    methods: Sequence[str] | None,
+    baseline: str,
+    n_bootstrap: int,
+    confidence: float,
+) -> tuple[pd.DataFrame, list[str], pd.Index, np.ndarray]:
+    """Validate; return full-period rows, methods compared, eligible tickers and their VRs."""
+    needed = (
+        "ticker",
+        "method",
+        "scope",
+        "variance_reduction",
+        "vol_unhedged",
+        "vol_hedged",
+        "predicted_te",
+    )
+    require_columns(results, needed, "backtest_results")
+    if n_bootstrap < 1 or not 0.0 < confidence < 1.0:
+        raise InvalidValueError(
+            f"need n_bootstrap >= 1 and 0 < confidence < 1, got n_bootstrap={n_bootstrap}, "
+            f"confidence={confidence}"
+        )
+    full = results.loc[results["scope"] == SCOPE_FULL_PERIOD]
+    raise_on_duplicates(full, ["ticker", "method"], "backtest_results (scope full_period)")
+    compared = order_methods(
+        list(methods) if methods is not None else list(full["method"].unique())
+    )
+    if baseline not in compared:
+        raise InvalidValueError(
+            f"baseline method {baseline!r} has no full-period results among the methods "
+            f"compared {compared}"
+        )
+    full = full.loc[full["method"].isin(compared)]
+    vr_wide = full.pivot(index="ticker", columns="method", values="variance_reduction").reindex(
+        columns=compared
+    )
+    eligible = vr_wide.notna().all(axis=1)
+    if not eligible.any():
+        coverage = vr_wide.notna().sum().sort_values()
+        raise InsufficientHistoryError(
+            f"no ticker has full-period backtest results for every method {compared}; "
+            f"fewest targets: "
+            f"method {coverage.index[0]!r} with {int(coverage.iloc[0])} of {len(vr_wide)} tickers"
+        )
+    tickers = vr_wide.index[eligible]
+    vr = vr_wide.loc[tickers].to_numpy()  # (n_targets, n_methods)
+    return full, compared, tickers, vr
 
 
 def summarise_backtest(
@@ -103,45 +187,7 @@ def summarise_backtest(
     InsufficientHistoryError
         If no target has a full-period result for every method compared.
     """
-    needed = (
-        "ticker",
-        "method",
-        "scope",
-        "variance_reduction",
-        "vol_unhedged",
-        "vol_hedged",
-        "predicted_te",
-    )
-    require_columns(results, needed, "backtest_results")
-    if n_bootstrap < 1 or not 0.0 < confidence < 1.0:
-        raise InvalidValueError(
-            f"need n_bootstrap >= 1 and 0 < confidence < 1, got n_bootstrap={n_bootstrap}, "
-            f"confidence={confidence}"
-        )
-    full = results.loc[results["scope"] == SCOPE_FULL_PERIOD]
-    raise_on_duplicates(full, ["ticker", "method"], "backtest_results (scope full_period)")
-    compared = order_methods(
-        list(methods) if methods is not None else list(full["method"].unique())
-    )
-    if baseline not in compared:
-        raise InvalidValueError(
-            f"baseline method {baseline!r} has no full-period results among the methods "
-            f"compared {compared}"
-        )
-    full = full.loc[full["method"].isin(compared)]
-    vr_wide = full.pivot(index="ticker", columns="method", values="variance_reduction").reindex(
-        columns=compared
-    )
-    eligible = vr_wide.notna().all(axis=1)
-    if not eligible.any():
-        coverage = vr_wide.notna().sum().sort_values()
-        raise InsufficientHistoryError(
-            f"no ticker has full-period backtest results for every method {compared}; "
-            f"fewest targets: "
-            f"method {coverage.index[0]!r} with {int(coverage.iloc[0])} of {len(vr_wide)} tickers"
-        )
-    tickers = vr_wide.index[eligible]
-    vr = vr_wide.loc[tickers].to_numpy()  # (n_targets, n_methods)
+    full, compared, tickers, vr = _eligible(results, methods, baseline, n_bootstrap, confidence)
     wins = np.where(
         np.abs(vr - vr[:, [compared.index(baseline)]]) <= TIE_TOLERANCE,
         0.5,
@@ -180,3 +226,70 @@ def summarise_backtest(
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     summary["n_targets"] = summary["n_targets"].astype(np.int64)
     return summary
+
+
+def share_at_name_cap(hedge_weights: pd.DataFrame, max_weight: float) -> pd.Series:
+    """Per method, the share of baskets whose largest weight is at the name cap ``max_weight``."""
+    largest = hedge_weights.groupby(["as_of", "ticker", "method"])["weight"].max()
+    at_cap = (largest >= max_weight - NAME_CAP_TOLERANCE).groupby(level="method").mean()
+    return at_cap.astype(float)
+
+
+def summarise_grid(
+    results: pd.DataFrame,
+    hedge_weights: pd.DataFrame | None = None,
+    *,
+    max_weight: float = 0.25,
+    cost_bp: float = 5.0,
+    n_bootstrap: int = N_MONTH_BOOTSTRAP,
+    rng: int = 0,
+) -> pd.DataFrame:
+    """The ``backtest_summary`` table: one row per method of the grid with every statistic.
+
+    Combines :func:`summarise_backtest` (pooled full-period figures, win rate vs ``factor``, target
+    bootstrap) with ``statistics.monthly_statistics`` (median of monthly variance reductions, with
+    and without the crisis, net of costs, two-way month x target bootstrap), the mean turnover per
+    rebalance, the annual cost ``turnover · 12 · cost_bp`` (basis points of the position per year)
+    and the share of baskets holding a name at the cap.
+
+    Parameters
+    ----------
+    results : pd.DataFrame
+        ``backtest_results`` with ``turnover`` and ``variance_reduction_net``.
+    hedge_weights : pd.DataFrame, optional
+        For ``share_at_name_cap`` (NaN without it, and for the index shorts).
+    max_weight : float
+        The name cap.
+    cost_bp : float
+        Trading cost the results were computed with (basis points of traded notional).
+    n_bootstrap : int
+        Resamples of each bootstrap.
+    rng : int
+        Seed of the bootstraps.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``GRID_COLUMNS``, in registry order.
+    """
+    methods = order_methods(list(results["method"].unique()))
+    base = summarise_backtest(results, methods=methods, n_bootstrap=n_bootstrap, rng=rng)
+    cube = monthly_cube(results, methods)
+    monthly = monthly_statistics(cube, n_bootstrap=n_bootstrap, rng=rng)
+    summary = base.merge(monthly, on="method", how="left")
+    grid = [grid_columns(m) for m in summary["method"]]
+    summary["candidates"] = [g[0] for g in grid]
+    summary["risk"] = [g[1] for g in grid]
+    rebalance = results.loc[results["scope"] == "rebalance"]
+    turnover = rebalance.groupby("method")["turnover"].mean()
+    summary["turnover"] = summary["method"].map(turnover).astype(float)
+    summary["annual_cost_bp"] = summary["turnover"] * REBALANCES_PER_YEAR * cost_bp
+    capped = (
+        share_at_name_cap(hedge_weights, max_weight)
+        if hedge_weights is not None and len(hedge_weights)
+        else pd.Series(dtype=float)
+    )
+    summary["share_at_name_cap"] = summary["method"].map(capped).astype(float)
+    for column in ("n_months", "n_cells"):
+        summary[column] = summary[column].astype(np.int64)
+    return summary.loc[:, list(GRID_COLUMNS)]

@@ -4,21 +4,21 @@ Both return the root form ``Σ = B Bᵀ + diag(d)`` (``problem.FactorisedRisk``)
 
 **Shrunk sample covariance** (``risk = "sample"``). Over the trailing window of ``T`` daily returns
 up to ``as_of``, each ticker with at least ``min_days`` returns is standardised on its own observed
-days (mean ``m_i``, sample vol ``s_i``); ``u_i = (r_i − m_i) / sqrt(Σ_t (r_it − m_i)²)`` on those
-days and 0 on missing ones, so ``R = Uᵀ U`` is the sample correlation matrix (unit diagonal; for a
-name with gaps the correlations use the days both names traded, scaled by its own days). The
-correlations are shrunk towards the identity with the Ledoit-Wolf intensity ``δ`` (scikit-learn's
-``ledoit_wolf_shrinkage`` on the standardised returns, one ``δ`` per date over the whole universe)::
+days: ``u_i = (r_i − m_i) / sqrt(Σ_t (r_it − m_i)²)`` (0 on missing days), so ``R = Uᵀ U`` is the
+sample correlation matrix. The market mode is split off: ``M_t`` is the cross-sectional mean of the
+standardised returns, ``β_i`` the regression of ``u_i`` on it, ``E = U − M βᵀ`` the residuals, so
+``R = (MᵀM) β βᵀ + EᵀE``. The market part is estimated well by 252 days; the residual correlations
+are what an optimiser over-fits, so they are shrunk towards their diagonal with the Ledoit-Wolf
+intensity ``δ`` (scikit-learn's ``ledoit_wolf_shrinkage`` on the standardised residuals, one ``δ``
+per date over the whole universe; the single-index target of Ledoit & Wolf 2003)::
 
-    Σ = D ((1 − δ) R + δ I) D,    D = diag(s_i · sqrt(252))
-    B = sqrt(1 − δ) · D Uᵀ        d = δ · s_i² · 252
+    Σ = D ((MᵀM) β βᵀ + (1 − δ) EᵀE + δ diag(EᵀE)) D,    D = diag(s_i · sqrt(252))
+    B = D [sqrt(MᵀM) β, sqrt(1 − δ) Eᵀ]        d = δ · diag(EᵀE) · s_i² · 252
 
-Each name keeps its own sample variance; what shrinks is the part of the covariance that the
-optimiser could exploit by over-fitting (the correlations): ``d`` acts as a ridge on each weight in
-proportion to the name's variance, which is what stops a handful of spuriously correlated names from
-taking the whole basket. Shrinking correlations rather than covariances towards a common variance is
-the usual choice when the assets' vols differ a lot (a utility and a chip maker would otherwise be
-pulled towards the same variance).
+Each name keeps its own sample variance (exactly for a name with a complete window). ``d`` acts as a
+ridge on each weight in proportion to the name's residual variance, which is what stops a few
+spuriously correlated names from taking the whole basket. On the real universe ``δ`` is about 0.2
+(against 0.06 for the identity target on the raw correlations, which the market mode dominates).
 
 **Blend** (``risk = "blend"``): the equal mix ``Σ = ½ Σ_factor + ½ Σ_sample`` on the names both
 know, ``B = [sqrt(½) B_factor, sqrt(½) B_sample]``, ``d = ½ d_factor + ½ d_sample``. Equal weights are
@@ -93,21 +93,36 @@ def shrunk_sample_risk(window: pd.DataFrame, as_of: pd.Timestamp, min_days: int)
     centred = np.where(observed, values - mean, 0.0)
     ss = np.einsum("ij,ij->j", centred, centred)
     ss = np.where(ss > 0, ss, np.finfo(float).tiny)
-    u = centred / np.sqrt(ss)  # (T, n), unit columns
+    u = centred / np.sqrt(ss)  # (T, n), unit columns: R = Uᵀ U
+    market = u.sum(axis=1) / np.maximum(observed.sum(axis=1), 1)  # (T,)
+    beta = market @ u / max(float(market @ market), np.finfo(float).tiny)  # (n,)
+    resid = np.where(observed, u - np.outer(market, beta), 0.0)
+    resid_ss = np.einsum("ij,ij->j", resid, resid)
+    resid_ss = np.where(resid_ss > 0, resid_ss, np.finfo(float).tiny)
     delta = float(
         ledoit_wolf_shrinkage(
-            u * np.sqrt(len(frame)), assume_centered=True, block_size=LW_BLOCK_SIZE
+            resid / np.sqrt(resid_ss) * np.sqrt(len(frame)),
+            assume_centered=True,
+            block_size=LW_BLOCK_SIZE,
         )
     )
     var = ss / np.maximum(n_obs - 1, 1) * TRADING_DAYS_PER_YEAR  # annualised sample variance
-    loadings = (u * np.sqrt((1.0 - delta) * var)).T  # (n, T)
+    scale = np.sqrt(var)
+    loadings = np.column_stack(
+        [
+            scale * beta * np.sqrt(market @ market),
+            (resid * scale).T * np.sqrt(1.0 - delta),
+        ]
+    )  # (n, 1 + T)
+    specific = delta * resid_ss * var
+
     tickers = tuple(str(t) for t in frame.columns)
     dates = frame.index.to_numpy().astype("datetime64[ns]").view(np.int64)
     return FactorisedRisk(
         as_of=as_of,
         tickers=tickers,
         loadings=loadings,
-        specific_variance=delta * var,
+        specific_variance=specific,
         source="sample",
         digest=_digest("lw-sample", dates, np.array([delta, float(min_days)])),
         row_digests=tuple(_digest(values[:, i]) for i in range(len(tickers))),

@@ -358,7 +358,7 @@ def plan_hedge(ctx: HedgeContext, target: str, method: str) -> HedgePlan:
         If ``method`` is unknown or is an index short (built by the backtest).
     """
     spec = resolve_method(method)
-    if not spec.in_hedge_stage:
+    if spec.weights in ("index", "index_beta"):
         raise InvalidValueError(
             f"method {spec.name!r} shorts the whole index; the backtest builds it (backtest.index)"
         )

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.covariance import LedoitWolf
+from sklearn.covariance import ledoit_wolf_shrinkage
 
 from hedging_pipeline.errors import InvalidValueError
 from hedging_pipeline.hedging.candidates import issuer_ids, one_class_per_issuer
@@ -50,21 +50,32 @@ def _wide(month: SyntheticMonth) -> pd.DataFrame:
     return wide.loc[: month.as_of].iloc[-252:]
 
 
-def test_shrunk_sample_is_ledoit_wolf_on_standardised_returns(month):
+def test_shrunk_sample_is_ledoit_wolf_on_single_index_residuals(month):
     wide = _wide(month)
     risk = shrunk_sample_risk(wide, month.as_of, 126)
     values = wide.to_numpy()
-    z = (values - values.mean(0)) / values.std(0)
-    shrunk_corr = LedoitWolf(assume_centered=True).fit(z).covariance_
+    z = (values - values.mean(0)) / values.std(0)  # standardised, (T, n)
+    market = z.mean(1) / np.sqrt(len(z))  # cross-sectional mean of the unit columns
+    u = z / np.sqrt(len(z))
+    beta = market @ u / (market @ market)
+    resid = u - np.outer(market, beta)
+    standard = resid / np.sqrt((resid**2).sum(0)) * np.sqrt(len(z))
+    delta = ledoit_wolf_shrinkage(standard, assume_centered=True)
+    ee = resid.T @ resid
+    corr = (
+        (market @ market) * np.outer(beta, beta) + (1 - delta) * ee + delta * np.diag(np.diag(ee))
+    )
     vol = values.std(0, ddof=1) * np.sqrt(252)
-    expected = shrunk_corr * np.outer(vol, vol)
+    expected = corr * np.outer(vol, vol)
     np.testing.assert_allclose(risk.covariance(list(wide.columns)), expected, rtol=1e-9)
-    # a name with gaps keeps its own variance over the days it traded
+    np.testing.assert_allclose(np.diag(expected), vol**2, rtol=1e-9)  # own variances kept
+    assert 0.0 < delta < 1.0
+    # a name with gaps is kept, with (about) its own variance over the days it traded
     gappy = wide.copy()
     gappy.iloc[:50, 0] = np.nan
     risk_gap = shrunk_sample_risk(gappy, month.as_of, 126)
     own = gappy.iloc[:, 0].dropna()
-    assert risk_gap.covariance([gappy.columns[0]])[0, 0] == pytest.approx(own.var() * 252)
+    assert risk_gap.covariance([gappy.columns[0]])[0, 0] == pytest.approx(own.var() * 252, rel=0.1)
 
 
 def test_blend_is_the_equal_mix(month):
