@@ -1,3 +1,4 @@
+
 import pytest
 
 from hedging_pipeline.errors import ConfigurationError

@@ -1,5 +1,6 @@
 """Warehouse: idempotent partition replace, atomic failure, parameterised values, identifiers."""
 
+
 import duckdb
 import pandas as pd
 import pytest
