@@ -211,3 +211,34 @@ def paired_differences(
             }
         )
     return pd.DataFrame(rows)
+
+
+def pooled_ex_crisis(
+    results: pd.DataFrame,
+    methods: Sequence[str],
+    crisis: tuple[pd.Timestamp, pd.Timestamp] = CRISIS,
+) -> pd.Series:
+    """Per method, the median over targets of the pooled VR without the crisis months.
+
+    ``1 − Σ_m n_m σ²_hedged,m / Σ_m n_m σ²_unhedged,m`` over a target's non-crisis months ``m``
+    (``n_m`` test days; the day-weighted pooled variance, up to the differences between monthly
+    means), on the (ticker, as_of) cells every method has.
+    """
+    rows = results.loc[
+        (results["scope"] == SCOPE_REBALANCE) & results["method"].isin(list(methods))
+    ]
+    count = rows.groupby(["ticker", "as_of"])["method"].transform("nunique")
+    rows = rows.loc[(count == len(methods))]
+    calm = ~((rows["test_start"] <= crisis[1]) & (rows["test_end"] >= crisis[0]))
+    rows = rows.loc[calm]
+    hedged = (
+        (rows["horizon_days"] * rows["vol_hedged"] ** 2)
+        .groupby([rows["method"], rows["ticker"]])
+        .sum()
+    )
+    unhedged = (
+        (rows["horizon_days"] * rows["vol_unhedged"] ** 2)
+        .groupby([rows["method"], rows["ticker"]])
+        .sum()
+    )
+    return (1.0 - hedged / unhedged).groupby(level="method").median()

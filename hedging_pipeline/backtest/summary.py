@@ -13,6 +13,7 @@ from hedging_pipeline.backtest.statistics import (
     N_MONTH_BOOTSTRAP,
     monthly_cube,
     monthly_statistics,
+    pooled_ex_crisis,
 )
 from hedging_pipeline.errors import InsufficientHistoryError, InvalidValueError
 from hedging_pipeline.hedging.registry import ALL_METHODS, grid_columns
@@ -57,6 +58,7 @@ GRID_COLUMNS = (
     "monthly_ci_high",
     "ex_crisis_ci_low",
     "ex_crisis_ci_high",
+    "pooled_variance_reduction_ex_crisis",
     "n_months",
     "n_cells",
     *SUMMARY_COLUMNS[5:],
@@ -290,6 +292,8 @@ def summarise_grid(
         else pd.Series(dtype=float)
     )
     summary["share_at_name_cap"] = summary["method"].map(capped).astype(float)
+    pooled = pooled_ex_crisis(results, methods)
+    summary["pooled_variance_reduction_ex_crisis"] = summary["method"].map(pooled).astype(float)
     for column in ("n_months", "n_cells"):
         summary[column] = summary[column].astype(np.int64)
     return summary.loc[:, list(GRID_COLUMNS)]

@@ -143,7 +143,9 @@ ALIASES: dict[str, str] = {s.cell: s.name for s in METHOD_SPECS if s.optimised}
 ALL_METHODS: tuple[str, ...] = tuple(s.name for s in METHOD_SPECS)
 HEDGE_STAGE_METHODS: tuple[str, ...] = tuple(s.name for s in METHOD_SPECS if s.in_hedge_stage)
 """Methods the hedge assets solve (every method but the index shorts)."""
-INDEX_METHODS: tuple[str, ...] = tuple(s.name for s in METHOD_SPECS if not s.in_hedge_stage)
+INDEX_METHODS: tuple[str, ...] = tuple(
+    s.name for s in METHOD_SPECS if s.weights in ("index", "index_beta")
+)
 
 
 def resolve_method(name: str) -> MethodSpec:

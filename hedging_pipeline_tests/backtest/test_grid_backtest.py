@@ -9,9 +9,11 @@ import pytest
 from hedging_pipeline.backtest.index import INDEX_TICKER, index_hedges, index_returns
 from hedging_pipeline.backtest.metrics import backtest_hedges, evaluate_hedges
 from hedging_pipeline.backtest.statistics import (
+    CRISIS,
     monthly_cube,
     monthly_statistics,
     paired_differences,
+    pooled_ex_crisis,
 )
 from hedging_pipeline.backtest.summary import share_at_name_cap
 from hedging_pipeline.backtest.walk_forward import walk_forward_splits
@@ -27,7 +29,7 @@ def _returns(seed: int = 0) -> pd.DataFrame:
 
 def _hedges(as_ofs, baskets):
     rows = [
-        (a, "T", "m", name, w) for a, basket in zip(as_ofs, baskets) for name, w in basket.items()
+        (a, "T", "m", name, w) for a, basket in zip(as_ofs, baskets, strict=False) for name, w in basket.items()
     ]
     weights = pd.DataFrame(rows, columns=["as_of", "ticker", "method", "hedge_ticker", "weight"])
     diag = pd.DataFrame({"as_of": as_ofs, "ticker": "T", "method": "m", "predicted_te": 0.1})
@@ -153,3 +155,24 @@ def test_share_at_name_cap():
     )
     assert share_at_name_cap(weights, 0.25).to_dict() == {"x": 1.0, "y": 1.0}
     assert share_at_name_cap(weights.iloc[4:], 0.45).to_dict() == {"y": 0.0}
+
+
+def test_pooled_ex_crisis_weights_months_by_days_and_variance():
+    months = pd.date_range("2020-03-31", periods=3, freq="ME")  # tests Apr (crisis), May, Jun
+    rows = []
+    for m, as_of in enumerate(months):
+        rows.append(
+            {
+                "ticker": "T0",
+                "as_of": as_of,
+                "method": "a",
+                "scope": "rebalance",
+                "horizon_days": [20, 10, 30][m],
+                "vol_unhedged": 0.2,
+                "vol_hedged": [0.1, 0.1, 0.05][m],
+                "test_start": as_of + pd.Timedelta(days=1),
+                "test_end": as_of + pd.Timedelta(days=28),
+            }
+        )
+    out = pooled_ex_crisis(pd.DataFrame(rows), ["a"], crisis=CRISIS)
+    assert out["a"] == pytest.approx(1 - (10 * 0.01 + 30 * 0.0025) / (40 * 0.04))
