@@ -288,7 +288,6 @@ def _summary_table(summary: pd.DataFrame) -> pd.DataFrame:
             ),
             "pooled ex-crisis %": _percent(summary["pooled_variance_reduction_ex_crisis"]),
             "net VR %": _percent(summary["net_median_variance_reduction"]),
-
             "turnover %": _percent(summary["turnover"]),
             "cost bp/yr": summary["annual_cost_bp"].map(lambda x: f"{x:.1f}"),
             "at name cap %": _percent(summary["share_at_name_cap"]).replace("nan", "–"),

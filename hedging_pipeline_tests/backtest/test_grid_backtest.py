@@ -29,7 +29,9 @@ def _returns(seed: int = 0) -> pd.DataFrame:
 
 def _hedges(as_ofs, baskets):
     rows = [
-        (a, "T", "m", name, w) for a, basket in zip(as_ofs, baskets, strict=False) for name, w in basket.items()
+        (a, "T", "m", name, w)
+        for a, basket in zip(as_ofs, baskets, strict=False)
+        for name, w in basket.items()
     ]
     weights = pd.DataFrame(rows, columns=["as_of", "ticker", "method", "hedge_ticker", "weight"])
     diag = pd.DataFrame({"as_of": as_ofs, "ticker": "T", "method": "m", "predicted_te": 0.1})

@@ -7,11 +7,10 @@ import pytest
 
 from hedging_pipeline.backtest.metrics import backtest_hedges
 from hedging_pipeline.backtest.summary import order_methods, summarise_backtest
-from hedging_pipeline.hedging.registry import INDEX_METHODS
-
 from hedging_pipeline.defs.backtest import build_backtest_defs
 from hedging_pipeline.defs.partitions import build_partitions
 from hedging_pipeline.defs.resources import build_resources
+from hedging_pipeline.hedging.registry import INDEX_METHODS
 from hedging_pipeline.reporting.backtest_report import IMAGE_NAMES, REPORT_NAME
 from hedging_pipeline.types import METHODS
 from hedging_pipeline.warehouse.duckdb import Warehouse
