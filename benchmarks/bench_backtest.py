@@ -25,7 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hedging_pipeline.backtest.metrics import evaluate_hedges, summarise_backtest  # noqa: E402
+from hedging_pipeline.backtest.metrics import evaluate_hedges  # noqa: E402
+from hedging_pipeline.backtest.summary import summarise_backtest  # noqa: E402
 from hedging_pipeline.backtest.walk_forward import walk_forward_splits  # noqa: E402
 from hedging_pipeline.reporting.backtest_report import render_backtest_report  # noqa: E402
 from hedging_pipeline.types import METHODS  # noqa: E402

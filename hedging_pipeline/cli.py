@@ -288,7 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=command_ui)
     hedge = sub.add_parser("hedge", help="print the hedge basket of a ticker")
     hedge.add_argument("ticker")
-    hedge.add_argument("--method", choices=["factor", "nlp", "hybrid"], default="factor")
+    hedge.add_argument(
+        "--method",
+        default="factor",
+        help="hedge method: factor (default), nlp, hybrid, or any basket method of the backtest "
+        "(stored name or <candidates>_<risk>, e.g. correlation_sample)",
+    )
     hedge.add_argument("--as-of", dest="as_of", help="rebalance date (default: the latest)")
     hedge.add_argument("--notional", type=float, default=None, help="position value in USD")
     hedge.set_defaults(func=command_hedge)

@@ -14,6 +14,11 @@ IntArray = npt.NDArray[np.int64]
 Method = Literal["factor", "nlp", "nlp_equal", "hybrid", "gics", "correlation", "market"]
 """Hedge construction methods; ``factor``, ``nlp`` and ``hybrid`` are the ones the CLI offers."""
 
+DEFAULT_N_PEERS = 30
+"""Peers stored per company (``nlp.peers``): exactly the semantic candidates the ``nlp`` and ``hybrid``
+hedges use (``HedgeSettings.n_semantic_candidates``), three times the basket's 10-name cap so that
+enough candidates survive the issuer and share-class filters. One setting: change it here."""
+
 METHODS: tuple[Method, ...] = (
     "factor",
     "nlp",

@@ -4,9 +4,16 @@ A hedge is short the basket, so the hedged position's daily return on test day `
 
     h_d = r_target,d − Σ_i w_i r_i,d
 
-with the weights ``w_i`` fixed at the rebalance date (``hedge_weights.weight``; the basket is
-rebalanced back to them every day, so ``Σ w_i r_i`` is the basket's daily return as a fraction of
-the position's value). The **variance reduction** of a hedge is
+with the weights ``w_i`` set at the rebalance date (``hedge_weights.weight``) when the basket is
+re-set to them every day (``holding="weights"``). The pipeline holds the short as **share counts**
+until the next rebalance (``holding="shares"``, what a desk does): name ``i`` is then worth
+``w_i G_i,d−1`` and the position ``P_d−1`` before day ``d`` (growth since the rebalance), so the
+basket's effective weight drifts to ``w_i G_i,d−1 / P_d−1``. At the next rebalance the desk trades
+from the drifted basket to the new one: the **turnover** ``Σ_i |w_new,i − w_end,i|`` (fraction of the
+position's value, NaN for a hedge's first month) costs ``cost_bp`` basis points of that notional,
+charged on the new window's first day; ``variance_reduction_net`` is the variance reduction of that
+net-of-cost series. The **variance reduction** of a hedge is
+
 
     VR = 1 − var(h) / var(r_target)
 
@@ -51,34 +58,44 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from hedging_pipeline.backtest.index import index_hedges, index_returns
+from hedging_pipeline.backtest.inputs import (
+    DIAGNOSTIC_INPUT_COLUMNS,
+    first_missing_name,
+    grouped_moments,
+    normalised_dates,
+    prepare_hedges,
+    returns_panel,
+    validate_splits,
+)
 from hedging_pipeline.backtest.walk_forward import Split, walk_forward_splits
 from hedging_pipeline.data.tables import (
+    HEDGE_KEY,
     RESULT_COLUMNS,
     RETURN_COLUMNS,
     SKIPPED_COLUMNS,
-    SUMMARY_COLUMNS,
     WEIGHT_COLUMNS,
 )
-from hedging_pipeline.data.validation import require_columns, require_unique
-from hedging_pipeline.errors import (
-    DataError,
-    InsufficientHistoryError,
-    InvalidValueError,
-)
-from hedging_pipeline.types import METHODS, TRADING_DAYS_PER_YEAR, FloatArray, IntArray
+from hedging_pipeline.data.validation import require_columns
+from hedging_pipeline.errors import InsufficientHistoryError, InvalidValueError
+from hedging_pipeline.types import TRADING_DAYS_PER_YEAR, FloatArray, IntArray
 
 MissingReturnPolicy = Literal["cash", "raise"]
 MISSING_RETURN_POLICIES: tuple[MissingReturnPolicy, ...] = ("cash", "raise")
 
+Holding = Literal["shares", "weights"]
+HOLDINGS: tuple[Holding, ...] = ("shares", "weights")
+
 MIN_TEST_DAYS = 2
 """A sample variance (``ddof=1``) needs at least two observations."""
 
+COST_BP = 5.0
+"""Default trading cost, basis points of traded notional (a liquid large-cap short: half-spread plus
+commission)."""
+BP = 1e-4
+
 SCOPE_REBALANCE = "rebalance"
 SCOPE_FULL_PERIOD = "full_period"
-
-DIAGNOSTIC_INPUT_COLUMNS = ("as_of", "ticker", "method", "predicted_te")
-"""The ``hedge_diagnostics`` columns the backtest reads."""
-HEDGE_KEY = ["as_of", "ticker", "method"]
 
 
 @dataclass(frozen=True)
@@ -102,131 +119,359 @@ class BacktestEvaluation:
     skipped: pd.DataFrame
 
 
-def _normalised_dates(values: pd.Series, name: str) -> pd.Series:
-    """Return ``values`` as midnight-normalised ``datetime64[ns]``; raise on NaT."""
-    dates = pd.to_datetime(values).dt.normalize().astype("datetime64[ns]")
-    if dates.isna().any():
+@dataclass(frozen=True)
+class _Panel:
+    """Returns of the test windows over the tickers the hedges need (``NaN`` = missing)."""
+
+    dates: pd.DatetimeIndex
+    tickers: pd.Index
+    values: FloatArray  # (n_dates, n_tickers)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return ~np.isnan(self.values)
+
+
+@dataclass(frozen=True)
+class _Long:
+    """Observed test days of every hedge in long form (one entry per hedge and target-return day)."""
+
+    hid: IntArray
+    row: IntArray
+    target: FloatArray
+    basket: FloatArray
+    missing: IntArray
+    cost: FloatArray  # trading cost charged on the day, fraction of the position
+
+    @property
+    def hedged(self) -> FloatArray:
+        return self.target - self.basket
+
+    @property
+    def net(self) -> FloatArray:
+        return self.target - self.basket - self.cost
+
+
+def _check_options(
+    missing_hedge_returns: str, min_test_days: int, holding: str, cost_bp: float
+) -> None:
+    if holding not in HOLDINGS or not np.isfinite(cost_bp) or cost_bp < 0:
         raise InvalidValueError(
-            f"{name} has a missing date in row {int(np.flatnonzero(dates.isna())[0])}"
+            f"holding must be one of {HOLDINGS} and cost_bp finite >= 0, "
+            f"got holding={holding!r}, cost_bp={cost_bp}"
         )
-    return dates
-
-
-def _validate_splits(splits: Sequence[Split]) -> list[Split]:
-    """Return ``splits`` sorted by as_of; windows must start after as_of and be disjoint."""
-    ordered = sorted(splits, key=lambda s: s.as_of)
-    for split in ordered:
-        if not split.as_of < split.test_start <= split.test_end:
-            raise InvalidValueError(
-                f"split as of {split.as_of.date()} has test window {split.test_start.date()}.."
-                f"{split.test_end.date()}; it must start after as_of and not end before it starts"
-            )
-    for prev, nxt in zip(ordered, ordered[1:], strict=False):
-        if nxt.as_of == prev.as_of or nxt.test_start <= prev.test_end:
-            raise InvalidValueError(
-                f"splits as of {prev.as_of.date()} and {nxt.as_of.date()} overlap "
-                f"(test windows must be disjoint so that the stitched series counts each day once)"
-            )
-    return ordered
-
-
-def _prepare_hedges(
-    hedge_weights: pd.DataFrame, hedge_diagnostics: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate weights and diagnostics; return (weights, hedges) with a hedge id ``hid``."""
-    require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
-    require_columns(hedge_diagnostics, DIAGNOSTIC_INPUT_COLUMNS, "hedge_diagnostics")
-    weights = hedge_weights.loc[:, list(WEIGHT_COLUMNS)].copy()
-    weights["as_of"] = _normalised_dates(weights["as_of"], "hedge_weights.as_of")
-    weights["weight"] = weights["weight"].astype(float)
-    bad = ~np.isfinite(weights["weight"].to_numpy()) | (weights["weight"].to_numpy() < 0)
-    if bad.any():
-        row = weights.loc[bad].iloc[0]
+    if missing_hedge_returns not in MISSING_RETURN_POLICIES:
         raise InvalidValueError(
-            f"hedge_weights.weight of {row['hedge_ticker']} in the {row['method']} hedge of ticker "
-            f"{row['ticker']} as of {row['as_of'].date()} is {row['weight']}; "
-            f"expected a finite value >= 0"
+            f"missing_hedge_returns must be one of {MISSING_RETURN_POLICIES}, "
+            f"got {missing_hedge_returns!r}"
         )
-    require_unique(weights, "hedge_weights", [*HEDGE_KEY, "hedge_ticker"])
-
-    diagnostics = hedge_diagnostics.loc[:, list(DIAGNOSTIC_INPUT_COLUMNS)].copy()
-    diagnostics["as_of"] = _normalised_dates(diagnostics["as_of"], "hedge_diagnostics.as_of")
-    require_unique(diagnostics, "hedge_diagnostics", HEDGE_KEY)
-
-    hedges = weights[HEDGE_KEY].drop_duplicates().sort_values(HEDGE_KEY, ignore_index=True)
-    hedges = hedges.merge(diagnostics, on=HEDGE_KEY, how="left", validate="one_to_one")
-    te = hedges["predicted_te"].astype(float).to_numpy()
-    bad = ~np.isfinite(te) | (te < 0)
-    if bad.any():
-        row = hedges.loc[bad].iloc[0]
-        what = (
-            "has no hedge_diagnostics row"
-            if pd.isna(row["predicted_te"])
-            else "has predicted_te < 0"
-        )
-        raise DataError(
-            f"the {row['method']} hedge of ticker {row['ticker']} as of {row['as_of'].date()} "
-            f"{what} ({int(bad.sum())} hedges affected); hedge_diagnostics needs a finite "
-            f"predicted_te per hedge"
-        )
-    hedges["predicted_te"] = te
-    hedges["hid"] = np.arange(len(hedges))
-    weights = weights.merge(hedges[[*HEDGE_KEY, "hid"]], on=HEDGE_KEY, how="left")
-    return weights, hedges
+    if min_test_days < MIN_TEST_DAYS:
+        raise InvalidValueError(f"min_test_days must be >= {MIN_TEST_DAYS}, got {min_test_days}")
 
 
-def _returns_panel(
-    daily_returns: pd.DataFrame, splits: Sequence[Split], tickers: pd.Index
-) -> tuple[pd.DatetimeIndex, FloatArray]:
-    """Return the wide returns inside the test windows: dates, (n_dates, n_tickers), NaN = missing.
+def _basket_returns(
+    basket_w: sp.csr_matrix, filled: FloatArray, target_col: IntArray, holding: Holding
+) -> tuple[FloatArray, sp.csr_matrix]:
+    """Daily basket returns ``(n_hedges, n_days)`` and the end-of-window weights of each hedge.
 
-    Only the days inside some split's window are read, so nothing at or before a rebalance date (nor
-    after the last window) can leak into a result.
+    ``weights``: ``Σ_i w_i r_id`` (re-set every day), end weights = ``w``. ``shares``: the short is
+    held as share counts, so name ``i`` is worth ``w_i G_i,d−1`` and the position ``P_d−1`` before
+    day ``d`` (``G``, ``P``: growth since the rebalance, missing returns count as 0); the basket
+    return as a fraction of the position is ``Σ_i w_i G_i,d−1 r_id / P_d−1`` and the end weights are
+    ``w_i G_i,end / P_end``.
     """
-    require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
-    returns = daily_returns.loc[:, list(RETURN_COLUMNS)].copy()
-    returns["date"] = _normalised_dates(returns["date"], "daily_returns.date")
-    in_window = np.zeros(len(returns), dtype=bool)
-    for split in splits:
-        in_window |= split.contains(returns["date"])
-    returns = returns.loc[in_window & returns["ticker"].isin(tickers)]
-    require_unique(returns, "daily_returns")
-    wide = returns.pivot(index="date", columns="ticker", values="ret").sort_index()
-    wide = wide.reindex(columns=tickers)
-    return pd.DatetimeIndex(wide.index), wide.to_numpy(dtype=float)
+    if holding == "weights":
+        return np.asarray(basket_w @ filled.T), basket_w
+    growth = np.cumprod(1.0 + filled, axis=0)  # (n_days, n_tickers)
+    prev = np.vstack([np.ones((1, growth.shape[1])), growth[:-1]])
+    basket = np.asarray(basket_w @ (prev * filled).T) / prev[:, target_col].T
+    end = sp.diags(1.0 / growth[-1, target_col]) @ basket_w.multiply(growth[-1][None, :])
+    return basket, sp.csr_matrix(end)
 
 
-def _grouped_moments(
-    group: IntArray, n_groups: int, *series: FloatArray
-) -> tuple[IntArray, list[FloatArray]]:
-    """Per-group count and sample variance (``ddof=1``, two-pass) of each of ``series``."""
-    count = np.bincount(group, minlength=n_groups)
-    variances = []
-    safe = np.maximum(count, 1)
-    for x in series:
-        mean = np.bincount(group, weights=x, minlength=n_groups) / safe
-        dev = x - mean[group]
-        variances.append(
-            np.bincount(group, weights=dev * dev, minlength=n_groups) / np.maximum(count - 1, 1)
-        )
-    return count, variances
-
-
-def _first_missing_name(
+def _split_long(
+    split: Split,
     weights: pd.DataFrame,
-    hid: int,
-    day: pd.Timestamp,
-    dates: pd.DatetimeIndex,
-    panel: FloatArray,
-    tickers,
-) -> str:
-    """Name of a hedge ticker of hedge ``hid`` with no return on ``day`` (for error messages)."""
-    names = weights.loc[(weights["hid"] == hid) & (weights["weight"] > 0), "hedge_ticker"]
-    row = panel[dates.get_loc(day)] if day in dates else np.full(len(tickers), np.nan)
-    for name in names:
-        if np.isnan(row[tickers.get_loc(name)]):
-            return str(name)
-    return str(names.iloc[0])
+    hedges: pd.DataFrame,
+    panel: _Panel,
+    missing_hedge_returns: MissingReturnPolicy,
+    holding: Holding,
+) -> tuple[tuple[IntArray, IntArray, FloatArray, FloatArray, IntArray], pd.DataFrame] | None:
+    """Target, basket and missing-name counts of one split's hedges on observed days; end weights."""
+    rows = np.flatnonzero(split.contains(panel.dates))
+    hids = hedges.loc[hedges["as_of"] == split.as_of, "hid"].to_numpy()
+    if hids.size == 0 or rows.size == 0:
+        return None
+    local = np.full(len(hedges), -1)
+    local[hids] = np.arange(hids.size)
+    w_rows = weights.loc[weights["as_of"] == split.as_of]
+    at = (local[w_rows["hid"].to_numpy()], panel.tickers.get_indexer(w_rows["hedge_ticker"]))
+    shape = (hids.size, len(panel.tickers))
+    w = w_rows["weight"].to_numpy()
+    held = sp.csr_matrix(((w > 0).astype(float), at), shape=shape)
+    valid = panel.valid[rows]
+    filled = np.where(valid, panel.values[rows], 0.0)
+    target_col = panel.tickers.get_indexer(hedges["ticker"].to_numpy()[hids])
+    basket, end = _basket_returns(
+        sp.csr_matrix((w, at), shape=shape), filled, target_col, holding
+    )  # (n_hedges, n_days)
+    n_missing = np.rint(np.asarray(held @ (~valid).T.astype(float))).astype(np.int64)
+    target = panel.values[rows][:, target_col].T  # (n_hedges, n_days)
+    observed = ~np.isnan(target)
+    if missing_hedge_returns == "raise" and (n_missing[observed] > 0).any():
+        h, d = np.argwhere(observed & (n_missing > 0))[0]
+        _raise_missing(weights, hedges.loc[hids[h]], panel, panel.dates[rows[d]])
+    h_idx, d_idx = np.nonzero(observed)
+    end = end.tocoo()
+    drift = pd.DataFrame(
+        {"hid": hids[end.row], "hedge_ticker": panel.tickers[end.col], "weight_end": end.data}
+    )
+    long = (
+        hids[h_idx],
+        rows[d_idx],
+        target[h_idx, d_idx],
+        basket[h_idx, d_idx],
+        n_missing[h_idx, d_idx],
+    )
+    return long, drift
+
+
+def _raise_missing(
+    weights: pd.DataFrame, hedge: pd.Series, panel: _Panel, day: pd.Timestamp
+) -> None:
+    name = first_missing_name(
+        weights, int(hedge["hid"]), day, panel.dates, panel.values, panel.tickers
+    )
+    raise InvalidValueError(
+        f"daily_returns has no return for hedge ticker {name} on {day.date()} (in the "
+        f"{hedge['method']} hedge of ticker {hedge['ticker']} as of "
+        f"{hedge['as_of'].date()}); "
+        f"use missing_hedge_returns='cash' to hold the proceeds in cash"
+    )
+
+
+def _long_returns(
+    ordered: list[Split],
+    weights: pd.DataFrame,
+    hedges: pd.DataFrame,
+    panel: _Panel,
+    missing_hedge_returns: MissingReturnPolicy,
+    holding: Holding,
+) -> tuple[_Long, pd.DataFrame]:
+    """Concatenate every split's observed hedge days; the end-of-window weights of every hedge."""
+    parts, drifts = [], []
+    for split in ordered:
+        part = _split_long(split, weights, hedges, panel, missing_hedge_returns, holding)
+        if part is not None:
+            parts.append(part[0])
+            drifts.append(part[1])
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        drift = pd.DataFrame(
+            {"hid": empty, "hedge_ticker": pd.Series(dtype=object), "weight_end": np.zeros(0)}
+        )
+
+        return _Long(empty, empty, np.zeros(0), np.zeros(0), empty, np.zeros(0)), drift
+    arrays = [np.concatenate(p) for p in zip(*parts, strict=True)]
+    return _Long(*arrays, np.zeros(len(arrays[0]))), pd.concat(drifts, ignore_index=True)
+
+
+def _turnover(
+    hedges: pd.DataFrame, weights: pd.DataFrame, drift: pd.DataFrame, ordered: list[Split]
+) -> FloatArray:
+    """One-way traded notional at each rebalance, as a fraction of the position's value.
+
+    ``Σ_i |w_new,i − w_end,i|`` against the previous month's basket of the same (ticker, method)
+    as it drifted to the end of its window; NaN for a hedge without one (the first month: setting
+    the hedge up is not a rebalancing cost).
+    """
+    prev_as_of = {nxt.as_of: prev.as_of for prev, nxt in zip(ordered, ordered[1:], strict=False)}
+    key = hedges[["ticker", "method", "as_of", "hid"]]
+    pairs = key.assign(as_of=key["as_of"].map(prev_as_of)).dropna(subset=["as_of"])
+    pairs = pairs.merge(
+        key.rename(columns={"hid": "prev_hid"}), on=["ticker", "method", "as_of"], how="inner"
+    )[["hid", "prev_hid"]]
+    old = drift.rename(columns={"hid": "prev_hid"}).merge(pairs, on="prev_hid")
+    new = weights.loc[weights["hid"].isin(pairs["hid"]), ["hid", "hedge_ticker", "weight"]]
+    both = new.merge(
+        old[["hid", "hedge_ticker", "weight_end"]], on=["hid", "hedge_ticker"], how="outer"
+    )
+    traded = (both["weight"].fillna(0.0) - both["weight_end"].fillna(0.0)).abs()
+    out = np.full(len(hedges), np.nan)
+    out[pairs["hid"].to_numpy()] = 0.0
+    per_hedge = traded.groupby(both["hid"]).sum()
+    out[per_hedge.index.to_numpy(dtype=np.int64)] = per_hedge.to_numpy()
+    return out
+
+
+def _charge_costs(long: _Long, turnover: FloatArray, cost_bp: float) -> _Long:
+    """Charge ``cost_bp`` of the traded notional on each hedge's first observed test day."""
+    cost = np.zeros(len(long.hid))
+    if len(long.hid):
+        _, first = np.unique(long.hid, return_index=True)
+        cost[first] = cost_bp * BP * np.nan_to_num(turnover[long.hid[first]])
+    return _Long(long.hid, long.row, long.target, long.basket, long.missing, cost)
+
+
+def _screen(
+    hedges: pd.DataFrame,
+    count: IntArray,
+    var_u: FloatArray,
+    no_split: np.ndarray,
+    min_test_days: int,
+    skipped: list[pd.DataFrame],
+) -> np.ndarray:
+    """Mask of the hedges that can be evaluated; the others are appended to ``skipped``."""
+    too_short = (count < min_test_days) & ~no_split
+    flat = (count >= min_test_days) & (var_u <= 0)
+    if too_short.any():
+        reason = [
+            f"target has {c} returns in the test window (need >= {min_test_days})"
+            for c in count[too_short]
+        ]
+        skipped.append(hedges.loc[too_short, HEDGE_KEY].assign(reason=reason))
+    if flat.any():
+        skipped.append(
+            hedges.loc[flat, HEDGE_KEY].assign(
+                reason="target return has zero variance in the test window"
+            )
+        )
+    return (count >= min_test_days) & (var_u > 0)
+
+
+def _split_frame(ordered: list[Split]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(s.as_of, s.test_start, s.test_end) for s in ordered],
+        columns=["as_of", "test_start", "test_end"],
+    )
+
+
+def _rebalance_rows(
+    hedges: pd.DataFrame,
+    ok: np.ndarray,
+    count: IntArray,
+    var_u: FloatArray,
+    var_h: FloatArray,
+    var_net: FloatArray,
+    per_hedge: tuple[IntArray, FloatArray],
+    splits: pd.DataFrame,
+    sqrt_year: float,
+) -> pd.DataFrame:
+    """One ``scope = rebalance`` row per evaluated hedge."""
+    n_missing, turnover = per_hedge
+    rebalance = hedges.loc[ok, [*HEDGE_KEY, "predicted_te"]].merge(splits, on="as_of", how="left")
+    return rebalance.assign(
+        scope=SCOPE_REBALANCE,
+        horizon_days=count[ok],
+        vol_unhedged=np.sqrt(var_u[ok]) * sqrt_year,
+        vol_hedged=np.sqrt(var_h[ok]) * sqrt_year,
+        variance_reduction=1.0 - var_h[ok] / var_u[ok],
+        n_rebalances=1,
+        n_missing_hedge_returns=n_missing[ok],
+        turnover=turnover[ok],
+        variance_reduction_net=1.0 - var_net[ok] / var_u[ok],
+    )
+
+
+def _full_period_rows(
+    hedges: pd.DataFrame,
+    ok: np.ndarray,
+    count: IntArray,
+    long: _Long,
+    per_hedge: tuple[IntArray, FloatArray],
+    splits: pd.DataFrame,
+    sqrt_year: float,
+) -> pd.DataFrame:
+    """One ``scope = full_period`` row per (ticker, method), on the months every method has."""
+    n_missing, turnover = per_hedge
+    evaluated = hedges.loc[ok, HEDGE_KEY + ["hid", "predicted_te"]]
+    n_methods = evaluated.groupby("ticker")["method"].transform("nunique")
+    per_month = evaluated.groupby(["ticker", "as_of"])["method"].transform("nunique")
+    kept = evaluated.loc[per_month == n_methods].copy()
+    kept["days"] = count[kept["hid"].to_numpy()]
+    group_keys = (
+        kept[["ticker", "method"]]
+        .drop_duplicates()
+        .sort_values(["ticker", "method"], ignore_index=True)
+    )
+    group_keys["gid"] = np.arange(len(group_keys))
+    kept = kept.merge(group_keys, on=["ticker", "method"], how="left").merge(
+        splits, on="as_of", how="left"
+    )
+    gid_of_hid = np.full(len(hedges), -1)
+    gid_of_hid[kept["hid"].to_numpy()] = kept["gid"].to_numpy()
+    in_full = gid_of_hid[long.hid] >= 0
+    g_count, (g_var_u, g_var_h, g_var_net) = grouped_moments(
+        gid_of_hid[long.hid][in_full],
+        len(group_keys),
+        long.target[in_full],
+        long.hedged[in_full],
+        long.net[in_full],
+    )
+    kept["turnover"] = turnover[kept["hid"].to_numpy()]
+    grouped = kept.groupby("gid")
+    te_sq = (kept["predicted_te"] ** 2 * kept["days"]).groupby(kept["gid"]).sum() / grouped[
+        "days"
+    ].sum()
+    return group_keys.assign(
+        as_of=grouped["as_of"].max().to_numpy(),
+        scope=SCOPE_FULL_PERIOD,
+        horizon_days=g_count,
+        vol_unhedged=np.sqrt(g_var_u) * sqrt_year,
+        vol_hedged=np.sqrt(g_var_h) * sqrt_year,
+        predicted_te=np.sqrt(te_sq.to_numpy()),
+        variance_reduction=1.0 - g_var_h / g_var_u,
+        test_start=grouped["test_start"].min().to_numpy(),
+        test_end=grouped["test_end"].max().to_numpy(),
+        n_rebalances=grouped["as_of"].nunique().to_numpy(),
+        n_missing_hedge_returns=np.bincount(
+            kept["gid"].to_numpy(),
+            weights=n_missing[kept["hid"].to_numpy()],
+            minlength=len(group_keys),
+        ),
+        turnover=grouped["turnover"].mean().reindex(group_keys["gid"]).to_numpy(),
+        variance_reduction_net=1.0 - g_var_net / g_var_u,
+    )
+
+
+def _stack_results(rebalance: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
+    results = pd.concat(
+        [
+            rebalance.sort_values(HEDGE_KEY).loc[:, list(RESULT_COLUMNS)],
+            full.sort_values(HEDGE_KEY).loc[:, list(RESULT_COLUMNS)],
+        ],
+        ignore_index=True,
+    )
+    for column in ("horizon_days", "n_rebalances", "n_missing_hedge_returns"):
+        results[column] = results[column].astype(np.int64)
+    return results
+
+
+def _daily_frame(
+    hedges: pd.DataFrame, ok: np.ndarray, long: _Long, dates: pd.DatetimeIndex
+) -> pd.DataFrame:
+    keep = ok[long.hid]
+    hid = long.hid[keep]
+    return pd.DataFrame(
+        {
+            "date": dates[long.row[keep]],
+            "as_of": hedges["as_of"].to_numpy()[hid],
+            "ticker": hedges["ticker"].to_numpy()[hid],
+            "method": hedges["method"].to_numpy()[hid],
+            "ret_target": long.target[keep],
+            "ret_basket": long.basket[keep],
+            "ret_hedged": long.hedged[keep],
+        }
+    ).sort_values(["ticker", "method", "date"], ignore_index=True)
+
+
+def _skipped_frame(skipped: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = (
+        pd.concat(skipped, ignore_index=True).sort_values(HEDGE_KEY, ignore_index=True)
+        if skipped
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in SKIPPED_COLUMNS})
+    )
+    return frame.loc[:, list(SKIPPED_COLUMNS)]
 
 
 def evaluate_hedges(
@@ -238,6 +483,8 @@ def evaluate_hedges(
     missing_hedge_returns: MissingReturnPolicy = "cash",
     min_test_days: int = MIN_TEST_DAYS,
     periods_per_year: int = TRADING_DAYS_PER_YEAR,
+    holding: Holding = "weights",
+    cost_bp: float = COST_BP,
 ) -> BacktestEvaluation:
     """Evaluate every hedge out of sample on its walk-forward window, and per (ticker, method).
 
@@ -261,6 +508,12 @@ def evaluate_hedges(
         Fewest target returns a test window needs to be evaluated.
     periods_per_year : int
         Annualisation factor of the daily vols.
+    holding : {"weights", "shares"}
+        ``weights``: the basket is re-set to its weights every day; ``shares``: it is held as share
+        counts until the next rebalance, so its weights drift (see the module docstring).
+    cost_bp : float
+        Trading cost in basis points of traded notional, charged on a hedge's first test day on the
+        turnover from the previous month's drifted basket (``variance_reduction_net``).
 
     Returns
     -------
@@ -281,358 +534,42 @@ def evaluate_hedges(
     InsufficientHistoryError
         If no hedge at all could be evaluated.
     """
-    if missing_hedge_returns not in MISSING_RETURN_POLICIES:
-        raise InvalidValueError(
-            f"missing_hedge_returns must be one of {MISSING_RETURN_POLICIES}, "
-            f"got {missing_hedge_returns!r}"
-        )
-    if min_test_days < MIN_TEST_DAYS:
-        raise InvalidValueError(f"min_test_days must be >= {MIN_TEST_DAYS}, got {min_test_days}")
-    weights, hedges = _prepare_hedges(hedge_weights, hedge_diagnostics)
-    ordered = _validate_splits(splits)
+    _check_options(missing_hedge_returns, min_test_days, holding, cost_bp)
+    weights, hedges = prepare_hedges(hedge_weights, hedge_diagnostics)
+    ordered = validate_splits(splits)
     tickers = pd.Index(sorted(set(weights["hedge_ticker"]) | set(hedges["ticker"])))
-    dates, panel = _returns_panel(daily_returns, ordered, tickers)
-    valid = ~np.isnan(panel)
-    filled = np.where(valid, panel, 0.0)
-    target_col = tickers.get_indexer(hedges["ticker"])
-    weight_col = tickers.get_indexer(weights["hedge_ticker"])
-
+    dates, values = returns_panel(daily_returns, ordered, tickers)
+    panel = _Panel(dates, tickers, values)
     skipped: list[pd.DataFrame] = []
-    split_of_asof = {s.as_of: s for s in ordered}
-    no_split = ~hedges["as_of"].isin(list(split_of_asof))
+    no_split = ~hedges["as_of"].isin([s.as_of for s in ordered]).to_numpy()
     if no_split.any():
         skipped.append(hedges.loc[no_split, HEDGE_KEY].assign(reason="no test window after as_of"))
-
-    parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray, IntArray]] = []
-    for split in ordered:
-        rows = np.flatnonzero(split.contains(dates))
-        hids = hedges.loc[hedges["as_of"] == split.as_of, "hid"].to_numpy()
-        if hids.size == 0 or rows.size == 0:
-            continue
-        local = np.full(len(hedges), -1)
-        local[hids] = np.arange(hids.size)
-        w_rows = weights.loc[weights["as_of"] == split.as_of]
-        w_idx = w_rows.index.to_numpy()
-        basket_w = sp.csr_matrix(
-            (w_rows["weight"].to_numpy(), (local[w_rows["hid"].to_numpy()], weight_col[w_idx])),
-            shape=(hids.size, len(tickers)),
-        )
-        held = sp.csr_matrix(
-            (
-                (w_rows["weight"].to_numpy() > 0).astype(float),
-                (local[w_rows["hid"].to_numpy()], weight_col[w_idx]),
-            ),
-            shape=(hids.size, len(tickers)),
-        )
-        basket = np.asarray(basket_w @ filled[rows].T)  # (n_hedges, n_days)
-        n_missing = np.rint(np.asarray(held @ (~valid[rows]).T.astype(float))).astype(np.int64)
-        target = panel[rows][:, target_col[hids]].T  # (n_hedges, n_days)
-        observed = ~np.isnan(target)
-        if missing_hedge_returns == "raise" and (n_missing[observed] > 0).any():
-            h, d = np.argwhere(observed & (n_missing > 0))[0]
-            hedge = hedges.loc[hids[h]]
-            day = dates[rows[d]]
-            name = _first_missing_name(weights, int(hids[h]), day, dates, panel, tickers)
-            raise InvalidValueError(
-                f"daily_returns has no return for hedge ticker {name} on {day.date()} (in the "
-                f"{hedge['method']} hedge of ticker {hedge['ticker']} as of "
-                f"{hedge['as_of'].date()}); "
-                f"use missing_hedge_returns='cash' to hold the proceeds in cash"
-            )
-        h_idx, d_idx = np.nonzero(observed)
-        parts.append(
-            (
-                hids[h_idx],
-                rows[d_idx],
-                target[h_idx, d_idx],
-                basket[h_idx, d_idx],
-                n_missing[h_idx, d_idx],
-            )
-        )
-
-    if parts:
-        hid_long, row_long, r_target, r_basket, miss_long = (
-            np.concatenate(p) for p in zip(*parts, strict=True)
-        )
-    else:
-        hid_long = row_long = miss_long = np.zeros(0, dtype=np.int64)
-        r_target = r_basket = np.zeros(0)
-    r_hedged = r_target - r_basket
-
-    count, (var_u, var_h) = _grouped_moments(hid_long, len(hedges), r_target, r_hedged)
-    too_short = (count < min_test_days) & ~no_split.to_numpy()
-    flat = (count >= min_test_days) & (var_u <= 0)
-    if too_short.any():
-        reason = [
-            f"target has {c} returns in the test window (need >= {min_test_days})"
-            for c in count[too_short]
-        ]
-        skipped.append(hedges.loc[too_short, HEDGE_KEY].assign(reason=reason))
-    if flat.any():
-        skipped.append(
-            hedges.loc[flat, HEDGE_KEY].assign(
-                reason="target return has zero variance in the test window"
-            )
-        )
-    ok = (count >= min_test_days) & (var_u > 0)
+    long, drift = _long_returns(ordered, weights, hedges, panel, missing_hedge_returns, holding)
+    turnover = _turnover(hedges, weights, drift, ordered)
+    long = _charge_costs(long, turnover, cost_bp)
+    count, (var_u, var_h, var_net) = grouped_moments(
+        long.hid, len(hedges), long.target, long.hedged, long.net
+    )
+    ok = _screen(hedges, count, var_u, no_split, min_test_days, skipped)
     if not ok.any():
         raise InsufficientHistoryError(
             f"no hedge could be evaluated: {len(hedges)} hedges, {len(ordered)} splits, "
-            f"{len(dates)} test days with returns; check that the splits follow the hedges' "
+            f"{len(panel.dates)} test days with returns; check that the splits follow the hedges' "
             f"as_of dates"
         )
-
-    sqrt_year = np.sqrt(periods_per_year)
-    n_missing_total = np.bincount(hid_long, weights=miss_long, minlength=len(hedges)).astype(
-        np.int64
+    sqrt_year = float(np.sqrt(periods_per_year))
+    n_missing = np.bincount(long.hid, weights=long.missing, minlength=len(hedges)).astype(np.int64)
+    split_frame = _split_frame(ordered)
+    per_hedge = (n_missing, turnover)
+    rebalance = _rebalance_rows(
+        hedges, ok, count, var_u, var_h, var_net, per_hedge, split_frame, sqrt_year
     )
-    split_frame = pd.DataFrame(
-        [(s.as_of, s.test_start, s.test_end) for s in ordered],
-        columns=["as_of", "test_start", "test_end"],
-    )
-    rebalance = hedges.loc[ok, [*HEDGE_KEY, "predicted_te"]].merge(
-        split_frame, on="as_of", how="left"
-    )
-    rebalance = rebalance.assign(
-        scope=SCOPE_REBALANCE,
-        horizon_days=count[ok],
-        vol_unhedged=np.sqrt(var_u[ok]) * sqrt_year,
-        vol_hedged=np.sqrt(var_h[ok]) * sqrt_year,
-        variance_reduction=1.0 - var_h[ok] / var_u[ok],
-        n_rebalances=1,
-        n_missing_hedge_returns=n_missing_total[ok],
-    )
-
-    # Full period: keep, per ticker, the months where every method of that ticker was evaluated.
-    evaluated = hedges.loc[ok, HEDGE_KEY + ["hid", "predicted_te"]]
-    n_methods = evaluated.groupby("ticker")["method"].transform("nunique")
-    per_month = evaluated.groupby(["ticker", "as_of"])["method"].transform("nunique")
-    kept = evaluated.loc[per_month == n_methods].copy()
-    kept["days"] = count[kept["hid"].to_numpy()]
-    group_keys = (
-        kept[["ticker", "method"]]
-        .drop_duplicates()
-        .sort_values(["ticker", "method"], ignore_index=True)
-    )
-    group_keys["gid"] = np.arange(len(group_keys))
-    kept = kept.merge(group_keys, on=["ticker", "method"], how="left").merge(
-        split_frame, on="as_of", how="left"
-    )
-    gid_of_hid = np.full(len(hedges), -1)
-    gid_of_hid[kept["hid"].to_numpy()] = kept["gid"].to_numpy()
-    in_full = gid_of_hid[hid_long] >= 0
-    g_count, (g_var_u, g_var_h) = _grouped_moments(
-        gid_of_hid[hid_long][in_full], len(group_keys), r_target[in_full], r_hedged[in_full]
-    )
-    grouped = kept.groupby("gid")
-    te_sq = (kept["predicted_te"] ** 2 * kept["days"]).groupby(kept["gid"]).sum() / grouped[
-        "days"
-    ].sum()
-    full = group_keys.assign(
-        as_of=grouped["as_of"].max().to_numpy(),
-        scope=SCOPE_FULL_PERIOD,
-        horizon_days=g_count,
-        vol_unhedged=np.sqrt(g_var_u) * sqrt_year,
-        vol_hedged=np.sqrt(g_var_h) * sqrt_year,
-        predicted_te=np.sqrt(te_sq.to_numpy()),
-        variance_reduction=1.0 - g_var_h / g_var_u,
-        test_start=grouped["test_start"].min().to_numpy(),
-        test_end=grouped["test_end"].max().to_numpy(),
-        n_rebalances=grouped["as_of"].nunique().to_numpy(),
-        n_missing_hedge_returns=np.bincount(
-            kept["gid"].to_numpy(),
-            weights=n_missing_total[kept["hid"].to_numpy()],
-            minlength=len(group_keys),
-        ),
-    )
-
-    results = pd.concat(
-        [
-            rebalance.sort_values(HEDGE_KEY).loc[:, list(RESULT_COLUMNS)],
-            full.sort_values(HEDGE_KEY).loc[:, list(RESULT_COLUMNS)],
-        ],
-        ignore_index=True,
-    )
-    results["horizon_days"] = results["horizon_days"].astype(np.int64)
-    results["n_rebalances"] = results["n_rebalances"].astype(np.int64)
-    results["n_missing_hedge_returns"] = results["n_missing_hedge_returns"].astype(np.int64)
-
-    keep_long = ok[hid_long]
-    daily = pd.DataFrame(
-        {
-            "date": dates[row_long[keep_long]],
-            "as_of": hedges["as_of"].to_numpy()[hid_long[keep_long]],
-            "ticker": hedges["ticker"].to_numpy()[hid_long[keep_long]],
-            "method": hedges["method"].to_numpy()[hid_long[keep_long]],
-            "ret_target": r_target[keep_long],
-            "ret_basket": r_basket[keep_long],
-            "ret_hedged": r_hedged[keep_long],
-        }
-    ).sort_values(["ticker", "method", "date"], ignore_index=True)
-    skipped_frame = (
-        pd.concat(skipped, ignore_index=True).sort_values(HEDGE_KEY, ignore_index=True)
-        if skipped
-        else pd.DataFrame({c: pd.Series(dtype=object) for c in SKIPPED_COLUMNS})
-    )
+    full = _full_period_rows(hedges, ok, count, long, per_hedge, split_frame, sqrt_year)
     return BacktestEvaluation(
-        results=results, daily=daily, skipped=skipped_frame.loc[:, list(SKIPPED_COLUMNS)]
+        results=_stack_results(rebalance, full),
+        daily=_daily_frame(hedges, ok, long, panel.dates),
+        skipped=_skipped_frame(skipped),
     )
-
-
-BASELINE_METHOD = "factor"
-N_BOOTSTRAP = 2000
-CONFIDENCE_LEVEL = 0.95
-TIE_TOLERANCE = 1e-12
-"""Variance reductions closer than this count as a tie (half a win), e.g. the baseline against
-itself."""
-
-
-def order_methods(methods: Sequence[str]) -> list[str]:
-    """Return ``methods`` in the order of ``METHODS``, then any other method alphabetically."""
-    known = [m for m in METHODS if m in methods]
-    return known + sorted(set(methods) - set(known))
-
-
-def summarise_backtest(
-    results: pd.DataFrame,
-    *,
-    methods: Sequence[str] | None = None,
-    baseline: str = BASELINE_METHOD,
-    n_bootstrap: int = N_BOOTSTRAP,
-    confidence: float = CONFIDENCE_LEVEL,
-    rng: np.random.Generator | int = 0,
-) -> pd.DataFrame:
-    """Summarise the full-period variance reduction per method, with paired bootstrap CIs.
-
-    Only **eligible** targets enter: those with a full-period row for every method compared, so that
-    every method is judged on the same names (and, by ``evaluate_hedges``' month alignment, the same
-    days).
-
-    For method ``m`` and eligible targets ``j = 1..n`` with full-period variance reductions
-    ``VR_mj``:
-
-    * ``median_variance_reduction`` / ``mean_variance_reduction``: median / mean over ``j`` of
-      ``VR_mj``;
-    * ``win_rate_vs_factor``: ``(1/n) Σ_j [VR_mj > VR_bj] + ½ [VR_mj = VR_bj]`` against the baseline
-      ``b`` (ties, within ``TIE_TOLERANCE``, count half, so the baseline's own win rate is 0.5);
-    * ``*_ci_low`` / ``*_ci_high``: percentile bootstrap interval at ``confidence`` for the median
-      and the win rate, resampling targets with replacement (the same resample for every method, so
-      comparisons with the baseline stay paired);
-    * ``median_te_ratio``: median over targets of realised / predicted tracking error
-      (``vol_hedged / predicted_te``, full period, annualised both; targets with zero predicted TE
-      left out, NaN when none is left); 1 means the risk model predicted the hedge's risk right;
-    * ``median_vol_unhedged`` / ``median_vol_hedged``: medians of the annualised vols.
-
-    Parameters
-    ----------
-    results : pd.DataFrame
-        ``backtest_results`` from ``evaluate_hedges`` (needs ticker, method, scope,
-        variance_reduction, vol_unhedged, vol_hedged, predicted_te).
-    methods : sequence of str, optional
-        Methods to compare; default every method in ``results``. Must include ``baseline``.
-    baseline : str
-        The method win rates are measured against (the column keeps its CONTRACT name
-        ``win_rate_vs_factor`` whatever the baseline).
-    n_bootstrap : int
-        Number of bootstrap resamples.
-    confidence : float
-        Two-sided confidence level of the intervals, in (0, 1).
-    rng : numpy.random.Generator or int
-        Random generator, or a seed for one.
-
-    Returns
-    -------
-    pd.DataFrame
-        The ``backtest_summary`` table, ``SUMMARY_COLUMNS``, one row per method in ``METHODS``
-        order.
-
-    Raises
-    ------
-    MissingColumnError
-        If ``results`` lacks a required column.
-    InvalidValueError
-        If ``baseline`` is not among the methods, or ``n_bootstrap`` / ``confidence`` is out of
-        range.
-    InsufficientHistoryError
-        If no target has a full-period result for every method compared.
-    """
-    needed = (
-        "ticker",
-        "method",
-        "scope",
-        "variance_reduction",
-        "vol_unhedged",
-        "vol_hedged",
-        "predicted_te",
-    )
-    require_columns(results, needed, "backtest_results")
-    if n_bootstrap < 1 or not 0.0 < confidence < 1.0:
-        raise InvalidValueError(
-            f"need n_bootstrap >= 1 and 0 < confidence < 1, got n_bootstrap={n_bootstrap}, "
-            f"confidence={confidence}"
-        )
-    full = results.loc[results["scope"] == SCOPE_FULL_PERIOD]
-    require_unique(full, "backtest_results (scope full_period)", ["ticker", "method"])
-    compared = order_methods(
-        list(methods) if methods is not None else list(full["method"].unique())
-    )
-    if baseline not in compared:
-        raise InvalidValueError(
-            f"baseline method {baseline!r} has no full-period results among the methods "
-            f"compared {compared}"
-        )
-    full = full.loc[full["method"].isin(compared)]
-    vr_wide = full.pivot(index="ticker", columns="method", values="variance_reduction").reindex(
-        columns=compared
-    )
-    eligible = vr_wide.notna().all(axis=1)
-    if not eligible.any():
-        coverage = vr_wide.notna().sum().sort_values()
-        raise InsufficientHistoryError(
-            f"no ticker has full-period backtest results for every method {compared}; "
-            f"fewest targets: "
-            f"method {coverage.index[0]!r} with {int(coverage.iloc[0])} of {len(vr_wide)} tickers"
-        )
-    tickers = vr_wide.index[eligible]
-    vr = vr_wide.loc[tickers].to_numpy()  # (n_targets, n_methods)
-    wins = np.where(
-        np.abs(vr - vr[:, [compared.index(baseline)]]) <= TIE_TOLERANCE,
-        0.5,
-        (vr > vr[:, [compared.index(baseline)]]).astype(float),
-    )
-
-    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    resample = generator.integers(0, len(tickers), size=(n_bootstrap, len(tickers)))
-    tail = 100.0 * (1.0 - confidence) / 2.0
-    rows = []
-    for k, method in enumerate(compared):
-        boot_median = np.median(vr[resample, k], axis=1)
-        boot_win = wins[resample, k].mean(axis=1)
-        own = full.loc[full["method"] == method].set_index("ticker").loc[tickers]
-        te = own["predicted_te"].to_numpy(dtype=float)
-        positive = te > 0
-        ratio = own["vol_hedged"].to_numpy(dtype=float)[positive] / te[positive]
-        rows.append(
-            {
-                "method": method,
-                "n_targets": len(tickers),
-                "median_variance_reduction": float(np.median(vr[:, k])),
-                "mean_variance_reduction": float(np.mean(vr[:, k])),
-                "win_rate_vs_factor": float(wins[:, k].mean()),
-                "median_variance_reduction_ci_low": float(np.percentile(boot_median, tail)),
-                "median_variance_reduction_ci_high": float(
-                    np.percentile(boot_median, 100.0 - tail)
-                ),
-                "win_rate_ci_low": float(np.percentile(boot_win, tail)),
-                "win_rate_ci_high": float(np.percentile(boot_win, 100.0 - tail)),
-                "median_te_ratio": float(np.median(ratio)) if ratio.size else float("nan"),
-                "median_vol_unhedged": float(own["vol_unhedged"].median()),
-                "median_vol_hedged": float(own["vol_hedged"].median()),
-            }
-        )
-    summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-    summary["n_targets"] = summary["n_targets"].astype(np.int64)
-    return summary
 
 
 def backtest_hedges(
@@ -642,11 +579,16 @@ def backtest_hedges(
     *,
     horizon: int | None = None,
     missing_hedge_returns: MissingReturnPolicy = "cash",
+    market_caps: pd.DataFrame | None = None,
+    holding: Holding = "shares",
+    cost_bp: float = COST_BP,
 ) -> BacktestEvaluation:
     """Run the whole walk-forward backtest: splits from the hedges' as_of dates, then evaluation.
 
     The trading calendar is the set of dates present in ``daily_returns``; every ``as_of`` of
-    ``hedge_weights`` is a rebalance date, held until the next one (``walk_forward_splits``).
+    ``hedge_weights`` is a rebalance date, held until the next one (``walk_forward_splits``). With
+    ``market_caps``, every hedged (as_of, ticker) also gets the ``index`` and ``index_beta`` shorts
+    of the cap-weighted universe index (``backtest.index``).
 
     Parameters
     ----------
@@ -656,6 +598,12 @@ def backtest_hedges(
         Cap on the holding period in trading days (``walk_forward_splits``).
     missing_hedge_returns : {"cash", "raise"}
         Treatment of missing hedge-name returns (``evaluate_hedges``).
+    market_caps : pd.DataFrame, optional
+        ``date, ticker, market_cap``: adds the index baselines.
+    holding : {"shares", "weights"}
+        How the short is held between rebalances (``evaluate_hedges``); the pipeline holds shares.
+    cost_bp : float
+        Trading cost, basis points of traded notional (``evaluate_hedges``).
 
     Returns
     -------
@@ -671,13 +619,25 @@ def backtest_hedges(
     """
     require_columns(hedge_weights, WEIGHT_COLUMNS, "hedge_weights")
     require_columns(daily_returns, RETURN_COLUMNS, "daily_returns")
-    as_of = _normalised_dates(hedge_weights["as_of"], "hedge_weights.as_of").unique()
-    trading_dates = _normalised_dates(daily_returns["date"], "daily_returns.date").unique()
+    as_of = normalised_dates(hedge_weights["as_of"], "hedge_weights.as_of").unique()
+    trading_dates = normalised_dates(daily_returns["date"], "daily_returns.date").unique()
     splits = walk_forward_splits(trading_dates, as_of, horizon=horizon)
+    if market_caps is not None:
+        index = index_returns(daily_returns, market_caps)
+        targets = hedge_weights[["as_of", "ticker"]].drop_duplicates()
+        targets = targets.assign(as_of=normalised_dates(targets["as_of"], "hedge_weights.as_of"))
+        idx_weights, idx_diagnostics = index_hedges(targets, daily_returns, index)
+        hedge_weights = pd.concat([hedge_weights[list(WEIGHT_COLUMNS)], idx_weights])
+        hedge_diagnostics = pd.concat(
+            [hedge_diagnostics[list(DIAGNOSTIC_INPUT_COLUMNS)], idx_diagnostics], ignore_index=True
+        )
+        daily_returns = pd.concat([daily_returns[list(RETURN_COLUMNS)], index], ignore_index=True)
     return evaluate_hedges(
         hedge_weights,
         hedge_diagnostics,
         daily_returns,
         splits,
         missing_hedge_returns=missing_hedge_returns,
+        holding=holding,
+        cost_bp=cost_bp,
     )

@@ -68,6 +68,7 @@ COMPANIES = RawFileSchema(
         "gics_sub_industry",
         "market_cap",
         "shares_outstanding",
+        "cik",
     ),
     numeric=("market_cap", "shares_outstanding"),
 )

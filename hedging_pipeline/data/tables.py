@@ -73,6 +73,9 @@ EVALUATION_COLUMNS = (
 """``embedding_evaluation``."""
 
 # -- hedges and backtest ----------------------------------------------------------------------------------------
+HEDGE_KEY = ["as_of", "ticker", "method"]
+"""The key of one hedge in ``hedge_weights``, ``hedge_diagnostics`` and ``backtest_results``."""
+
 WEIGHT_COLUMNS = ("as_of", "ticker", "method", "hedge_ticker", "weight")
 """``hedge_weights``."""
 
@@ -80,6 +83,8 @@ DIAGNOSTIC_COLUMNS = (
     "as_of",
     "ticker",
     "method",
+    "candidates",
+    "risk",
     "predicted_te",
     "lower_bound",
     "gap",
@@ -92,8 +97,11 @@ DIAGNOSTIC_COLUMNS = (
     "risk_source",
     "fingerprint",
     "message",
+    "fallback",
 )
-"""``hedge_diagnostics`` columns: CONTRACT's first seven, then ours. ``lower_bound`` and
+"""``hedge_diagnostics`` columns: CONTRACT's first nine, then ours. ``candidates``/``risk`` name the
+method's grid cell (``hedging.registry``); ``fallback`` is ``"correlation"`` when a semantic method had
+to use correlation peers (the target has no usable description), else empty. ``lower_bound`` and
 ``objective`` are annualised variances, ``predicted_te`` and ``target_vol`` annualised vols;
 ``status`` is ``certified``/``uncertified``/``fixed_weights``, or ``infeasible`` (then the numbers
 are NaN, there are no weights and ``message`` says why)."""
@@ -112,6 +120,8 @@ RESULT_COLUMNS = (
     "test_end",
     "n_rebalances",
     "n_missing_hedge_returns",
+    "turnover",
+    "variance_reduction_net",
 )
 """``backtest_results``: rebalance rows, then full-period rows."""
 

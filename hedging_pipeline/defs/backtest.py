@@ -6,9 +6,11 @@ that is seconds. The summary also writes the Markdown report under ``HEDGING_HOM
 """
 
 import dagster as dg
+import pandas as pd
 
 from hedging_pipeline.backtest import quality
-from hedging_pipeline.backtest.metrics import backtest_hedges, summarise_backtest
+from hedging_pipeline.backtest.metrics import backtest_hedges
+from hedging_pipeline.backtest.summary import summarise_grid
 from hedging_pipeline.defs.common import (
     GROUP_BACKTEST,
     OWNER,
@@ -27,7 +29,9 @@ RESULTS_BLOCKING = ("unique_keys", "finite_results")
 RESULTS_WARN = ("hedges_evaluated",)
 SUMMARY_BLOCKING = ("finite_summary",)
 SUMMARY_WARN = ("covers_every_method", "eligible_share", "te_calibration")
-HEDGE_INPUTS = ["hedge_weights", "hedge_diagnostics", "daily_returns"]
+RETURNS_LOOKBACK = pd.Timedelta(days=400)
+"""Calendar days of returns read before the first rebalance (the index beta's 252 trading days)."""
+HEDGE_INPUTS = ["hedge_weights", "hedge_diagnostics", "daily_returns", "market_caps"]
 
 
 def _read_inputs(warehouse: WarehouseResource):
@@ -35,8 +39,15 @@ def _read_inputs(warehouse: WarehouseResource):
     wh = warehouse.get()
     weights = wh.read("hedge_weights", date_column="as_of")
     diagnostics = wh.read("hedge_diagnostics", date_column="as_of")
-    first = weights["as_of"].min() if len(weights) else None
+    first = weights["as_of"].min() - RETURNS_LOOKBACK if len(weights) else None
     return weights, diagnostics, wh.read("daily_returns", start=first)
+
+
+def _read_caps(warehouse: WarehouseResource, start):
+    """Market caps from ``start`` on (they weight the index baseline)."""
+    return warehouse.get().read(
+        "market_caps", start=start, columns=["date", "ticker", "market_cap"]
+    )
 
 
 def build_backtest_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
@@ -56,7 +67,8 @@ def build_backtest_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
     def backtest_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Out-of-sample vols and variance reduction per hedge-month and per target and method."""
         weights, diagnostics, returns = _read_inputs(warehouse)
-        evaluation = backtest_hedges(weights, diagnostics, returns)
+        caps = _read_caps(warehouse, returns["date"].min())
+        evaluation = backtest_hedges(weights, diagnostics, returns, market_caps=caps)
         results = evaluation.results
         context.log.info(
             f"backtested {len(results):,} rows; {len(evaluation.skipped)} hedges skipped"
@@ -87,7 +99,8 @@ def build_backtest_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
     def backtest_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """Per method: median/mean variance reduction, win rate vs factor (bootstrap CIs), TE ratio."""
         results = warehouse.get().read("backtest_results", date_column="as_of")
-        summary = summarise_backtest(results)
+        weights, diagnostics, returns = _read_inputs(warehouse)
+        summary = summarise_grid(results, weights)
         checks = {
             "finite_summary": quality.finite_summary(summary),
             "covers_every_method": quality.covers_methods(summary),
@@ -96,7 +109,8 @@ def build_backtest_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         }
         raise_on_blocking("backtest_summary", checks, SUMMARY_BLOCKING)
         warehouse.get().replace_table("backtest_summary", summary)
-        built = report.build_backtest_report(results, summary, *_read_inputs(warehouse))
+        built = report.build_backtest_report(results, summary, weights, diagnostics, returns)
+
         written = report.write_backtest_report(built, warehouse.reports_dir)
         meta = frame_metadata(summary, date_column=None, preview_rows=len(summary))
         meta["report"] = dg.MetadataValue.path(str(written.path))

@@ -27,6 +27,7 @@ from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_bl
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
 from hedging_pipeline.hedging import quality
+from hedging_pipeline.hedging.registry import HEDGE_STAGE_METHODS
 from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
 from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.services.hedges import (
@@ -154,6 +155,7 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
             wh,
             context.partition_keys,
             targets,
+            methods=HEDGE_STAGE_METHODS,
             peer_model=embedding_model.model_id,
             workers=HEDGE_WORKERS,
             progress=_progress(context),

@@ -192,3 +192,58 @@ def capped_weights(values: FloatArray, max_weight: float) -> FloatArray:
         rest = 1.0 - max_weight * capped.sum()
         w = np.where(capped, max_weight, rest * v / v[~capped].sum())
     return w
+
+
+def issuer_ids(companies: pd.DataFrame) -> dict[str, str]:
+    """Issuer of each ticker: its ``cik`` when the companies table has one, else the ticker itself.
+
+    Share classes of one issuer (GOOG/GOOGL, NWS/NWSA) share a CIK; a ticker without a CIK is an
+    issuer of its own.
+    """
+    tickers = companies["ticker"].astype(str)
+    if "cik" not in companies.columns:
+        return dict(zip(tickers, tickers, strict=True))
+    cik = companies["cik"].astype(object).where(companies["cik"].notna(), None)
+    ids = [
+        f"cik:{str(c).strip().lstrip('0')}" if c is not None and str(c).strip() else t
+        for t, c in zip(tickers, cik, strict=True)
+    ]
+    return dict(zip(tickers, ids, strict=True))
+
+
+def one_class_per_issuer(
+    names: Sequence[str], target: str, issuers: dict[str, str], caps: pd.Series
+) -> list[str]:
+    """Drop the target's issuer and keep one share class per issuer, in the order of ``names``.
+
+    Rule (deterministic): among the classes of one issuer present in ``names``, keep the one with
+    the largest market cap as of the rebalance date (``caps``; a class without a cap counts as 0),
+    ties by ticker. With the 25 % name cap this makes the issuer cap 25 % too, and no basket holds
+    the target's own issuer (a short of another class could be a constructive sale of the position).
+
+    Parameters
+    ----------
+    names : sequence of str
+        Candidates in the generator's order of preference.
+    target : str
+    issuers : dict
+        ``ticker -> issuer id`` (:func:`issuer_ids`); a ticker missing from it is its own issuer.
+    caps : pd.Series
+        ``ticker -> market cap`` as of the rebalance date.
+
+    Returns
+    -------
+    list of str
+        ``names`` without the target's issuer and without the smaller classes of any issuer.
+    """
+    own = issuers.get(target, target)
+    best: dict[str, tuple[float, str]] = {}
+    for name in names:
+        issuer = issuers.get(name, name)
+        if issuer == own:
+            continue
+        key = (-float(caps.get(name, 0.0)), name)
+        if issuer not in best or key < best[issuer]:
+            best[issuer] = key
+    kept = {ticker for _, ticker in best.values()}
+    return [n for n in names if n in kept]

@@ -1,24 +1,15 @@
 """Hedge methods: candidate names, the risk that prices them, optimised or fixed weights.
 
-=============  ===========================================  ============  =======================
-method         candidates                                   risk          weights
-=============  ===========================================  ============  =======================
-``factor``     the whole universe of the risk model         factor model  optimised (certified)
-``nlp``        top ``n_semantic_candidates`` semantic peers  sample cov.   optimised (certified)
-``nlp_equal``  top ``n_equal_peers`` semantic peers          sample cov.   equal (the seed's rule)
-``hybrid``     top ``n_semantic_candidates`` semantic peers  factor model  optimised (certified)
-``gics``       the target's GICS group                      factor model  optimised (certified)
-``correlation`` top ``n_correlation_candidates`` by trailing  factor model  optimised (certified)
-               correlation of daily returns
-``market``     the ``n_market_names`` largest caps          factor model  cap-weighted, capped
-=============  ===========================================  ============  =======================
+The methods are the cells of the grid *candidate generator x risk estimator* and a few fixed-weight
+rules, listed once in ``hedging.registry`` (``factor`` = universe x factor model, ``nlp`` = semantic
+peers x shrunk sample covariance, ``hybrid`` = semantic peers x factor model, ...). Every method
+excludes the target's own issuer (CIK) and keeps one share class per issuer among its candidates
+(``candidates.one_class_per_issuer``), and uses only data known at ``as_of``: the risk model of
+``as_of``, returns and market caps dated on or before ``as_of``, and the (static) semantic peers.
 
-``nlp`` and ``nlp_equal`` use no factor model at all: their risk is the sample covariance of the
-``sample_window_days`` daily returns up to ``as_of`` (``problem.risk_from_returns``), so the NLP
-family stands on its own; the baselines use the factor model so that they differ from
-``factor``/``hybrid`` only in their candidates. Every method excludes the target from its own basket
-and uses only data known at ``as_of``: the risk model of ``as_of``, returns and market caps dated on
-or before ``as_of``, and the (static) semantic peers.
+Targets without text: a target with fewer semantic candidates than a 100 % hedge needs (no usable
+description, so no peers) is hedged from its correlation peers instead, and the diagnostics row says
+so (``fallback = "correlation"``), so every semantic method covers every target with a risk model.
 
 Each (target, method) hedge carries a *fingerprint*: a hash of everything that determines it (method
 settings, candidates, the risk rows of the target and candidates, the shared factor covariance or
@@ -44,12 +35,18 @@ from hedging_pipeline.errors import (
     InvalidValueError,
 )
 from hedging_pipeline.hedging import candidates as cand
+from hedging_pipeline.hedging.estimators import BLEND_WEIGHT, blend_risk, shrunk_sample_risk
 from hedging_pipeline.hedging.problem import (
     FactorisedRisk,
     HedgeProblem,
     build_problem,
     risk_from_model,
-    risk_from_returns,
+)
+from hedging_pipeline.hedging.registry import (
+    HEDGE_STAGE_METHODS,
+    MethodSpec,
+    grid_columns,
+    resolve_method,
 )
 from hedging_pipeline.hedging.solve import (
     HedgeResult,
@@ -58,7 +55,7 @@ from hedging_pipeline.hedging.solve import (
     solve_hedge,
 )
 from hedging_pipeline.risk.model import RiskModel
-from hedging_pipeline.types import METHODS, FloatArray, Method
+from hedging_pipeline.types import DEFAULT_N_PEERS, FloatArray
 
 INFEASIBLE = "infeasible"
 
@@ -72,18 +69,20 @@ class HedgeSettings:
     solver : SolverSettings
         ``max_names=10``, ``max_weight=0.25``, ``gap_tolerance=0.005``.
     n_semantic_candidates : int
-        Semantic peers offered to ``nlp`` and ``hybrid``.
+        Semantic peers offered to the semantic cells (``types.DEFAULT_N_PEERS``, all stored).
     n_equal_peers : int
         Peers equally weighted by ``nlp_equal`` (the seed's top-10).
     n_correlation_candidates : int
-        Most correlated names offered to ``correlation``.
+        Most correlated names offered to the correlation cells (as many as semantic peers, so
+        that the two generators compete on equal terms).
     n_market_names : int
         Largest names in the ``market`` basket.
     sample_window_days : int
-        Trailing daily returns of the sample covariance (``nlp``, ``nlp_equal``) and the
-        correlations.
+        Trailing daily returns of the shrunk sample covariance and of the correlations.
     min_sample_days : int
-        Fewest dates the sample window must hold.
+        Fewest returns a name needs in the sample window (and dates the window must hold).
+    blend_weight : float
+        Weight of the factor model in the ``blend`` risk (``estimators.BLEND_WEIGHT``).
     min_gics_members : int
         Smallest GICS group (target included) before merging up a level; 11 leaves 10 candidates.
     peer_model : str or None
@@ -91,12 +90,13 @@ class HedgeSettings:
     """
 
     solver: SolverSettings = field(default_factory=SolverSettings)
-    n_semantic_candidates: int = 30
+    n_semantic_candidates: int = DEFAULT_N_PEERS
     n_equal_peers: int = 10
-    n_correlation_candidates: int = 30
+    n_correlation_candidates: int = DEFAULT_N_PEERS
     n_market_names: int = 10
     sample_window_days: int = 252
     min_sample_days: int = 126
+    blend_weight: float = BLEND_WEIGHT
     min_gics_members: int = 11
     peer_model: str | None = None
 
@@ -116,12 +116,14 @@ class HedgeContext:
     settings: HedgeSettings
     model_risk: FactorisedRisk
     sample_risk: FactorisedRisk | None
-    sample_problem: str | None  # why there is no sample risk
+    blend_risk: FactorisedRisk | None
+    sample_problem: str | None  # why there is no sample (nor blend) risk
     peers: dict[str, list[str]]
     gics: pd.Series
     corr_tickers: tuple[str, ...]
     corr: FloatArray
     caps: pd.Series
+    issuers: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -129,11 +131,13 @@ class HedgePlan:
     """What one (target, method) hedge is solved from (cheap to build; fingerprinted)."""
 
     target: str
-    method: Method
+    method: str
     risk: FactorisedRisk
     problem: HedgeProblem
     fixed_weights: FloatArray | None
     fingerprint: str
+    spec: MethodSpec
+    fallback: str = ""
 
     @property
     def candidates(self) -> tuple[str, ...]:
@@ -214,9 +218,10 @@ def hedge_context(
         )
     model_risk = risk_from_model(risk_model)
     wide = _wide_returns(returns_window, when, st.sample_window_days)
-    sample_risk, why = None, None
+    sample_risk, blend, why = None, None, None
     try:
-        sample_risk = risk_from_returns(wide, when, st.min_sample_days)
+        sample_risk = shrunk_sample_risk(wide, when, st.min_sample_days)
+        blend = blend_risk(model_risk, sample_risk, st.blend_weight)
     except InsufficientHistoryError as exc:
         why = str(exc)
     corr_tickers, corr = cand.correlation_ranking(wide)
@@ -225,12 +230,14 @@ def hedge_context(
         settings=st,
         model_risk=model_risk,
         sample_risk=sample_risk,
+        blend_risk=blend,
         sample_problem=why,
         peers=cand.peer_lists(peers, st.peer_model),
         gics=cand.gics_groups(companies, model_risk.tickers, st.min_gics_members),
         corr_tickers=corr_tickers,
         corr=corr,
         caps=_latest_caps(market_caps, when),
+        issuers=cand.issuer_ids(companies),
     )
 
 
@@ -256,61 +263,95 @@ def _fingerprint(
     return h.hexdigest()
 
 
-def plan_hedge(ctx: HedgeContext, target: str, method: Method) -> HedgePlan:
+def _risk_of(ctx: HedgeContext, spec: MethodSpec, target: str) -> FactorisedRisk:
+    """The risk estimate a method prices its hedge with (fixed rules: as before the grid)."""
+    kind = spec.risk
+    if kind == "fixed":
+        kind = "sample" if spec.weights == "equal" else "factor"
+    if kind == "factor":
+        return ctx.model_risk
+    risk = ctx.sample_risk if kind == "sample" else ctx.blend_risk
+    if risk is None:
+        raise InsufficientHistoryError(f"ticker {target!r}, {spec.name}: {ctx.sample_problem}")
+    return risk
+
+
+def _ranked_candidates(ctx: HedgeContext, spec: MethodSpec, target: str, universe) -> list[str]:
+    """Every candidate of the method's generator, best first (before the issuer rule and the cut)."""
+    if spec.candidates == "universe":
+        return [t for t in universe if t != target]
+    if spec.candidates == "semantic":
+        return cand.semantic_candidates(ctx.peers, target, universe, len(universe))
+    if spec.candidates == "correlation":
+        return cand.correlation_candidates(
+            ctx.corr_tickers, ctx.corr, target, universe, len(universe)
+        )
+    if spec.candidates == "gics":
+        return cand.gics_candidates(ctx.gics, target)
+    return cand.largest_names(ctx.caps, target, universe, len(universe))[0]
+
+
+def _candidates(
+    ctx: HedgeContext, spec: MethodSpec, target: str, universe
+) -> tuple[list[str], str]:
+    """The method's candidates after the issuer rule and its size limit, and the fallback used."""
+    st = ctx.settings
+    limit = {
+        "semantic": st.n_equal_peers if spec.weights == "equal" else st.n_semantic_candidates,
+        "correlation": st.n_correlation_candidates,
+        "index": st.n_market_names,
+    }.get(spec.candidates)
+    names = cand.one_class_per_issuer(
+        _ranked_candidates(ctx, spec, target, universe), target, ctx.issuers, ctx.caps
+    )[:limit]
+    if spec.candidates == "semantic" and len(names) < st.solver.min_names:
+        fallback = MethodSpec(spec.name, "correlation", spec.risk, spec.weights, spec.description)
+        ranked = _ranked_candidates(ctx, fallback, target, universe)
+        names = cand.one_class_per_issuer(ranked, target, ctx.issuers, ctx.caps)[:limit]
+        return names, "correlation"
+    return names, ""
+
+
+def plan_hedge(ctx: HedgeContext, target: str, method: str) -> HedgePlan:
     """Candidates, risk and (for fixed-weight methods) weights of one hedge, with its fingerprint.
 
     Raises
     ------
     UnknownTickerError
-        If the target has no risk (model, or complete sample window) on ``as_of``.
+        If the target has no risk (model, or sample window) on ``as_of``.
     InsufficientHistoryError
-        If a sample-risk method is asked for while the returns window is too short.
+        If a sample or blend method is asked for while the returns window is too short.
     InfeasibleHedgeError
         If fewer than ``ceil(1 / max_weight)`` candidates are available.
     InvalidValueError
-        If ``method`` is unknown.
+        If ``method`` is unknown or is an index short (built by the backtest).
     """
-    st = ctx.settings
-    min_names = st.solver.min_names
-    fixed: FloatArray | None = None
-    if method in ("nlp", "nlp_equal"):
-        if ctx.sample_risk is None:
-            raise InsufficientHistoryError(f"ticker {target!r}, {method}: {ctx.sample_problem}")
-        risk = ctx.sample_risk
-    else:
-        risk = ctx.model_risk
-    risk.index_of(target)
-    universe = risk.positions
-    if method == "factor":
-        names = [t for t in risk.tickers if t != target]
-    elif method in ("nlp", "hybrid"):
-        names = cand.semantic_candidates(ctx.peers, target, universe, st.n_semantic_candidates)
-    elif method == "nlp_equal":
-        names = cand.semantic_candidates(ctx.peers, target, universe, st.n_equal_peers)
-    elif method == "gics":
-        names = cand.gics_candidates(ctx.gics, target)
-    elif method == "correlation":
-        names = cand.correlation_candidates(
-            ctx.corr_tickers, ctx.corr, target, universe, st.n_correlation_candidates
+    spec = resolve_method(method)
+    if spec.weights in ("index", "index_beta"):
+        raise InvalidValueError(
+            f"method {spec.name!r} shorts the whole index; the backtest builds it (backtest.index)"
         )
-    elif method == "market":
-        names, caps = cand.largest_names(ctx.caps, target, universe, st.n_market_names)
-    else:
-        raise InvalidValueError(f"unknown hedge method {method!r}; expected one of {METHODS}")
+    risk = _risk_of(ctx, spec, target)
+    risk.index_of(target)
+    names, fallback = _candidates(ctx, spec, target, risk.positions)
     # build_problem checks the count; run it here so a plan is always solvable
-    problem = build_problem(risk, target, names, min_names)
+    problem = build_problem(risk, target, names, ctx.settings.solver.min_names)
     names = list(problem.candidates)
-    if method == "nlp_equal":
+    fixed: FloatArray | None = None
+    if spec.weights == "equal":
         fixed = np.full(len(names), 1.0 / len(names))
-    elif method == "market":
-        fixed = cand.capped_weights(caps, st.solver.max_weight)
+    elif spec.weights == "cap":
+        caps = ctx.caps.reindex(names).to_numpy(dtype=np.float64)
+        fixed = cand.capped_weights(caps, ctx.settings.solver.max_weight)
     return HedgePlan(
         target=target,
-        method=method,
+        method=spec.name,
         risk=risk,
         problem=problem,
         fixed_weights=fixed,
-        fingerprint=_fingerprint(ctx, method, target, risk, names, fixed),
+        fingerprint=_fingerprint(ctx, spec.name + fallback, target, risk, names, fixed),
+        spec=spec,
+        fallback=fallback,
     )
 
 
@@ -322,7 +363,7 @@ def solve_plan(ctx: HedgeContext, plan: HedgePlan) -> HedgeResult:
     return solve_hedge(plan.problem, solver, plan.method)
 
 
-def hedge_one(ctx: HedgeContext, target: str, method: Method) -> tuple[HedgePlan, HedgeResult]:
+def hedge_one(ctx: HedgeContext, target: str, method: str) -> tuple[HedgePlan, HedgeResult]:
     """Plan and solve one hedge; raises the plan's errors (for the CLI)."""
     plan = plan_hedge(ctx, target, method)
     return plan, solve_plan(ctx, plan)
@@ -335,7 +376,7 @@ def compute_hedges(
     returns_window: pd.DataFrame,
     companies: pd.DataFrame,
     market_caps: pd.DataFrame,
-    methods: Sequence[Method] = METHODS,
+    methods: Sequence[str] = HEDGE_STAGE_METHODS,
     targets: Sequence[str] | None = None,
     settings: HedgeSettings | None = None,
     previous: tuple[pd.DataFrame, pd.DataFrame] | None = None,
@@ -356,8 +397,8 @@ def compute_hedges(
         ``ticker`` and GICS columns.
     market_caps : pd.DataFrame
         ``ticker, market_cap`` (and ``date``).
-    methods : sequence of Method
-        Default: all seven.
+    methods : sequence of str
+        Default: every method of the registry the hedge stage builds (``HEDGE_STAGE_METHODS``).
     targets : sequence of str, optional
         Tickers to hedge; default: every ticker of the risk model.
     settings : HedgeSettings, optional
@@ -385,17 +426,17 @@ def compute_hedges(
             except HedgingError as exc:
                 diag_rows.append(_infeasible_row(ctx.as_of, target, method, str(exc)))
                 continue
-            key = (target, method)
+            key = (target, plan.method)
             old = prev_diag.get(key)
             if old is not None and old["fingerprint"] == plan.fingerprint:
                 diag_rows.append(old)
-                weight_rows += [(target, method, h, w) for h, w in prev_weights.get(key, [])]
+                weight_rows += [(target, plan.method, h, w) for h, w in prev_weights.get(key, [])]
                 reused += 1
                 continue
             result = solve_plan(ctx, plan)
-            diag_rows.append(_diagnostic_row(result, plan.fingerprint))
+            diag_rows.append(_diagnostic_row(result, plan))
             weight_rows += [
-                (target, method, h, float(w))
+                (target, plan.method, h, float(w))
                 for h, w in zip(result.tickers, result.weights, strict=True)
             ]
     weights = _frame(weight_rows, ctx.as_of)
@@ -422,12 +463,15 @@ DIAGNOSTIC_DTYPES = {
     "as_of": "datetime64[ns]",
     "ticker": object,
     "method": object,
+    "candidates": object,
+    "risk": object,
     "n_names": "int64",
     "n_candidates": "int64",
     "status": object,
     "risk_source": object,
     "fingerprint": object,
     "message": object,
+    "fallback": object,
 }
 
 
@@ -451,11 +495,13 @@ def _frame(rows: list[tuple[str, str, str, float]], as_of: pd.Timestamp) -> pd.D
     return out.reset_index(drop=True)
 
 
-def _diagnostic_row(result: HedgeResult, fingerprint: str) -> dict:
+def _diagnostic_row(result: HedgeResult, plan: HedgePlan) -> dict:
     return {
         "as_of": result.as_of,
         "ticker": result.target,
-        "method": result.method,
+        "method": plan.method,
+        "candidates": plan.spec.candidates,
+        "risk": plan.spec.risk,
         "predicted_te": result.predicted_te,
         "lower_bound": result.lower_bound,
         "gap": result.gap,
@@ -466,16 +512,20 @@ def _diagnostic_row(result: HedgeResult, fingerprint: str) -> dict:
         "n_candidates": result.n_candidates,
         "status": result.status,
         "risk_source": result.risk_source,
-        "fingerprint": fingerprint,
+        "fingerprint": plan.fingerprint,
         "message": "",
+        "fallback": plan.fallback,
     }
 
 
 def _infeasible_row(as_of: pd.Timestamp, target: str, method: str, message: str) -> dict:
+    candidates, risk = grid_columns(method)
     return {
         "as_of": as_of,
         "ticker": target,
         "method": method,
+        "candidates": candidates,
+        "risk": risk,
         "predicted_te": math.nan,
         "lower_bound": math.nan,
         "gap": math.nan,
@@ -488,6 +538,7 @@ def _infeasible_row(as_of: pd.Timestamp, target: str, method: str, message: str)
         "risk_source": "",
         "fingerprint": "",
         "message": message,
+        "fallback": "",
     }
 
 
@@ -498,7 +549,7 @@ def _previous_index(
     if previous is None:
         return {}, {}
     weights, diagnostics = previous
-    if diagnostics.empty or "fingerprint" not in diagnostics.columns:
+    if diagnostics.empty or any(c not in diagnostics.columns for c in DIAGNOSTIC_COLUMNS):
         return {}, {}
     diag = diagnostics.loc[
         (pd.to_datetime(diagnostics["as_of"]) == as_of) & (diagnostics["status"] != INFEASIBLE)

@@ -10,12 +10,7 @@ import pandas as pd
 from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import ConfigurationError, DuplicateRowsError, InvalidValueError
 from hedging_pipeline.nlp.embedding import l2_normalise
-from hedging_pipeline.types import FloatArray
-
-DEFAULT_N_PEERS = 30
-"""Peers stored per company: exactly the semantic candidates the ``nlp`` and ``hybrid`` hedges use
-(``HedgeSettings.n_semantic_candidates``), three times the basket's 10-name cap so that enough
-candidates survive the issuer and share-class filters. One setting: change it here."""
+from hedging_pipeline.types import DEFAULT_N_PEERS, FloatArray
 
 
 def _validated(tickers: Sequence[str], embeddings: FloatArray) -> tuple[np.ndarray, FloatArray]:

@@ -14,22 +14,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.backtest.metrics import (
-    HEDGE_KEY,
-    SCOPE_FULL_PERIOD,
-    SCOPE_REBALANCE,
-    evaluate_hedges,
-    order_methods,
-)
+from hedging_pipeline.backtest.metrics import SCOPE_FULL_PERIOD, SCOPE_REBALANCE, evaluate_hedges
+from hedging_pipeline.backtest.statistics import CRISIS, monthly_cube, paired_differences
+from hedging_pipeline.backtest.summary import order_methods
 from hedging_pipeline.backtest.walk_forward import walk_forward_splits
+from hedging_pipeline.data.tables import HEDGE_KEY
 from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.errors import InsufficientHistoryError
+from hedging_pipeline.hedging.registry import ALIASES, CANDIDATE_RULES, RISK_RULES
 from hedging_pipeline.reporting.plots import figure_to_png, plt
 from hedging_pipeline.reporting.tables import frame_to_markdown
 
 REPORT_SUBDIR = "backtest"
 REPORT_NAME = "backtest_report.md"
 PERCENT = 100.0
+NAMED_CASES = ("MOS", "AAPL", "FLEX")
+"""The seed's named examples (FLEX is not in the S&P 500 universe of the real data)."""
 N_SHOWCASE = 3
 """Names shown in the cumulative-return plot: best, median and worst by the baseline's reduction."""
 VR_AXIS_FLOOR = -1.0
@@ -222,31 +222,151 @@ def _percent(values: pd.Series) -> pd.Series:
     return (values * PERCENT).map(lambda x: f"{x:.1f}")
 
 
+def _with_ci(value: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:
+    return _percent(value) + " [" + _percent(low) + ", " + _percent(high) + "]"
+
+
+def grid_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The first table: median monthly VR % [month x target bootstrap CI], candidates x risk."""
+    cells = summary.loc[summary["risk"].isin(RISK_RULES)].assign(
+        text=lambda f: _with_ci(
+            f["median_monthly_variance_reduction"], f["monthly_ci_low"], f["monthly_ci_high"]
+        )
+    )
+    table = cells.pivot(index="candidates", columns="risk", values="text")
+    table = table.reindex(
+        index=[c for c in CANDIDATE_RULES if c in table.index],
+        columns=[r for r in RISK_RULES if r in table.columns],
+    )
+    return table.rename_axis(index="candidates \\ risk", columns=None).reset_index().fillna("")
+
+
+def question_pairs() -> list[tuple[str, str]]:
+    """Same risk, text vs returns peers; then same candidates, factor model vs shrunk sample."""
+    text = [(ALIASES[f"semantic_{r}"], ALIASES[f"correlation_{r}"]) for r in RISK_RULES]
+    risk = [(ALIASES[f"{c}_factor"], ALIASES[f"{c}_sample"]) for c in CANDIDATE_RULES]
+    return text + risk
+
+
+def paired_table(paired: pd.DataFrame) -> pd.DataFrame:
+    """Paired month-by-month differences, in points of variance reduction."""
+    points = lambda x: x.map(lambda v: f"{v * PERCENT:+.1f}")  # noqa: E731
+    return pd.DataFrame(
+        {
+            "a − b": paired["a"] + " − " + paired["b"],
+            "median difference [CI]": points(paired["median_difference"])
+            + " ["
+            + points(paired["ci_low"])
+            + ", "
+            + points(paired["ci_high"])
+            + "]",
+            "months a wins %": _percent(paired["months_a_wins"]),
+            "median difference ex-crisis": points(paired["median_difference_ex_crisis"]),
+            "months a wins ex-crisis %": _percent(paired["months_a_wins_ex_crisis"]),
+        }
+    )
+
+
 def _summary_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Summary in percent with the 95 % CIs in brackets, for the report."""
+    """Every method with every statistic, in percent, CIs in brackets."""
     median, win = "median_variance_reduction", "win_rate"
     return pd.DataFrame(
         {
             "method": summary["method"],
+            "candidates": summary["candidates"],
+            "risk": summary["risk"],
             "targets": summary["n_targets"],
-            "median VR % [CI]": _percent(summary[median])
-            + " ["
-            + _percent(summary[f"{median}_ci_low"])
-            + ", "
-            + _percent(summary[f"{median}_ci_high"])
-            + "]",
-            "mean VR %": _percent(summary["mean_variance_reduction"]),
-            "win rate vs factor % [CI]": _percent(summary[f"{win}_vs_factor"])
-            + " ["
-            + _percent(summary[f"{win}_ci_low"])
-            + ", "
-            + _percent(summary[f"{win}_ci_high"])
-            + "]",
+            "monthly median VR % [CI]": _with_ci(
+                summary["median_monthly_variance_reduction"],
+                summary["monthly_ci_low"],
+                summary["monthly_ci_high"],
+            ),
+            "ex-crisis % [CI]": _with_ci(
+                summary["median_variance_reduction_ex_crisis"],
+                summary["ex_crisis_ci_low"],
+                summary["ex_crisis_ci_high"],
+            ),
+            "pooled VR % [CI]": _with_ci(
+                summary[median], summary[f"{median}_ci_low"], summary[f"{median}_ci_high"]
+            ),
+            "pooled ex-crisis %": _percent(summary["pooled_variance_reduction_ex_crisis"]),
+            "net VR %": _percent(summary["net_median_variance_reduction"]),
+            "turnover %": _percent(summary["turnover"]),
+            "cost bp/yr": summary["annual_cost_bp"].map(lambda x: f"{x:.1f}"),
+            "at name cap %": _percent(summary["share_at_name_cap"]).replace("nan", "–"),
+            "win vs factor % [CI]": _with_ci(
+                summary[f"{win}_vs_factor"], summary[f"{win}_ci_low"], summary[f"{win}_ci_high"]
+            ),
             "realised / predicted TE": summary["median_te_ratio"].map(lambda x: f"{x:.2f}"),
-            "median vol unhedged %": _percent(summary["median_vol_unhedged"]),
-            "median vol hedged %": _percent(summary["median_vol_hedged"]),
         }
     )
+
+
+def named_cases(results: pd.DataFrame, tickers: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Full-period and monthly-median VR % per method of the named targets; names not found."""
+    full = results.loc[results["ticker"].isin(list(tickers))]
+    found = [t for t in tickers if t in set(full["ticker"])]
+    pooled = full.loc[full["scope"] == SCOPE_FULL_PERIOD].pivot(
+        index="method", columns="ticker", values="variance_reduction"
+    )
+    monthly = (
+        full.loc[full["scope"] == SCOPE_REBALANCE]
+        .groupby(["method", "ticker"])["variance_reduction"]
+        .median()
+        .unstack("ticker")
+    )
+    table = pd.DataFrame(index=order_methods(list(pooled.index)))
+    for t in found:
+        table[f"{t} pooled %"] = pooled[t] * PERCENT
+        table[f"{t} monthly median %"] = monthly[t] * PERCENT
+    return table.rename_axis("method").reset_index(), [t for t in tickers if t not in found]
+
+
+def _method_lines(
+    results: pd.DataFrame,
+    summary: pd.DataFrame,
+    showcase: Sequence[str],
+    chosen: bool,
+    per_month: pd.DataFrame,
+) -> list[str]:
+    """The report after the grid: every method, named cases, plots, the per-month table."""
+    named, missing = named_cases(results, NAMED_CASES)
+    return [
+        "## Every method",
+        "",
+        "Pooled = each target's VR over its whole test period (a crash month weighs by its "
+        "variance); net = monthly median after trading costs; turnover = mean one-way traded "
+        "notional per rebalance (fraction of the position); at name cap = share of baskets with a "
+        "name at the 25 % cap.",
+        "",
+        _summary_table(summary).to_markdown(index=False, disable_numparse=True),
+        "",
+        f"![Variance reduction per method]({IMAGE_NAMES['variance_reduction']})",
+        "",
+        "## Named cases",
+        "",
+        named.to_markdown(index=False, floatfmt=".1f") if named.shape[1] > 1 else "(none found)",
+        "",
+        f"Not in the universe: {', '.join(missing)}." if missing else "",
+        "",
+        "## Cumulative returns, hedged vs unhedged",
+        "",
+        f"Names: {', '.join(showcase)}"
+        + (" (best, median and worst by the factor hedge's VR)." if chosen else "."),
+        "",
+        f"![Cumulative hedged vs unhedged returns]({IMAGE_NAMES['cumulative']})",
+        "",
+        "## Realised vs predicted tracking error",
+        "",
+        f"![Realised vs predicted tracking error]({IMAGE_NAMES['te_scatter']})",
+        "",
+        "## Median monthly variance reduction (%)",
+        "",
+        per_month.reset_index()
+        .rename(columns={"as_of": "as of"})
+        .to_markdown(index=False, floatfmt=".1f"),
+        "",
+    ]
 
 
 def render_backtest_report(
@@ -257,15 +377,16 @@ def render_backtest_report(
     skipped: pd.DataFrame | None = None,
     tickers: Sequence[str] | None = None,
     title: str = "Walk-forward hedge backtest",
+    paired: pd.DataFrame | None = None,
 ) -> BacktestReport:
-    """Assemble the backtest report: summary table, per-month table, and the three plots.
+    """Assemble the backtest report: the grid, the paired questions, every method, named cases.
 
     Parameters
     ----------
     results : pd.DataFrame
         ``backtest_results`` (both scopes).
     summary : pd.DataFrame
-        ``backtest_summary`` from ``summarise_backtest``.
+        ``backtest_summary`` from ``summarise_grid``.
     daily : pd.DataFrame
         ``BacktestEvaluation.daily`` (for the cumulative-return plot).
     skipped : pd.DataFrame, optional
@@ -274,6 +395,8 @@ def render_backtest_report(
         Names for the cumulative plot; default ``choose_showcase_tickers`` on ``factor``.
     title : str
         First heading.
+    paired : pd.DataFrame, optional
+        ``statistics.paired_differences`` of :func:`question_pairs` (the two questions).
 
     Returns
     -------
@@ -298,36 +421,29 @@ def render_backtest_report(
         f"# {title}",
         "",
         f"Out-of-sample test period {start:%Y-%m-%d} to {end:%Y-%m-%d}: each month-end hedge is "
-        "held over the next month's trading days, `(as_of, next as_of]`, and judged on the "
-        "realised daily returns of target minus basket. Variance reduction (VR) = 1 − "
-        "var(hedged) / var(unhedged) over all test days of a target stitched together; targets "
-        "with a hedge for every method "
-        f"({int(summary['n_targets'].iloc[0])} of {full['ticker'].nunique()}) enter the summary.",
+        "held as share counts over the next month's trading days, `(as_of, next as_of]` (its "
+        "weights drift), and judged on the realised daily returns of target minus basket. "
+        "Variance reduction (VR) = 1 − var(hedged) / var(unhedged). The unit is the target-month; "
+        "methods are compared on the target-months every method has. Intervals: 95 % bootstrap "
+        "resampling months (blocks of days every target shares) and targets. Crisis = test "
+        f"windows overlapping {CRISIS[0]:%Y-%m-%d}..{CRISIS[1]:%Y-%m-%d}.",
         "",
-        "## Summary per method",
+        "## The grid: median monthly VR % [CI], candidates x risk estimator",
         "",
-        _summary_table(summary).to_markdown(index=False, disable_numparse=True),
-        "",
-        f"![Variance reduction per method]({IMAGE_NAMES['variance_reduction']})",
-        "",
-        "## Cumulative returns, hedged vs unhedged",
-        "",
-        f"Names: {', '.join(showcase)}"
-        + (" (best, median and worst by the factor hedge's VR)." if tickers is None else "."),
-        "",
-        f"![Cumulative hedged vs unhedged returns]({IMAGE_NAMES['cumulative']})",
-        "",
-        "## Realised vs predicted tracking error",
-        "",
-        f"![Realised vs predicted tracking error]({IMAGE_NAMES['te_scatter']})",
-        "",
-        "## Median monthly variance reduction (%)",
-        "",
-        per_month.reset_index()
-        .rename(columns={"as_of": "as of"})
-        .to_markdown(index=False, floatfmt=".1f"),
+        grid_table(summary).to_markdown(index=False, disable_numparse=True),
         "",
     ]
+    if paired is not None and len(paired):
+        lines += [
+            "## Two questions, month by month (a − b in points of VR)",
+            "",
+            "First rows: do text peers beat returns peers under the same risk estimator? Last rows: "
+            "does the factor model beat the shrunk sample covariance on the same candidates?",
+            "",
+            paired_table(paired).to_markdown(index=False, disable_numparse=True),
+            "",
+        ]
+    lines += _method_lines(results, summary, showcase, tickers is None, per_month)
     if skipped is not None and not skipped.empty:
         counts = skipped.groupby(["reason", "method"]).size().unstack("method", fill_value=0)
         counts = counts.reindex(columns=order_methods(list(counts.columns))).reset_index()
@@ -434,8 +550,12 @@ def build_backtest_report(
         pd.to_datetime(hedge_weights["as_of"]).unique(),
     )
     subset = hedge_weights.loc[hedge_weights["ticker"].isin(showcase)]
-    daily = evaluate_hedges(subset, hedge_diagnostics, daily_returns, splits).daily
+    daily = evaluate_hedges(
+        subset, hedge_diagnostics, daily_returns, splits, holding="shares"
+    ).daily
     skipped = hedges_without_results(results, hedge_weights, hedge_diagnostics)
+    methods = order_methods(list(results["method"].unique()))
+    paired = paired_differences(monthly_cube(results, methods), question_pairs())
     return render_backtest_report(
-        results, summary, daily, skipped=skipped, tickers=tickers, title=title
+        results, summary, daily, skipped=skipped, tickers=tickers, title=title, paired=paired
     )

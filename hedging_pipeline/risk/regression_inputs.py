@@ -14,12 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.data.tables import EXPOSURE_COLUMNS
+from hedging_pipeline.data.tables import EXPOSURE_COLUMNS, RETURN_COLUMNS
 from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import InsufficientHistoryError, InvalidValueError
 from hedging_pipeline.types import STYLE_FACTORS, FloatArray, IntArray
-
-RETURN_COLUMNS = ("date", "ticker", "ret")
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,18 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from hedging_pipeline.errors import InfeasibleHedgeError, InsufficientHistoryError
+from hedging_pipeline.errors import (
+    InfeasibleHedgeError,
+    InsufficientHistoryError,
+    InvalidValueError,
+)
 from hedging_pipeline.hedging.candidates import choose_peer_model
 from hedging_pipeline.hedging.inputs import HedgeInputs
 from hedging_pipeline.hedging.methods import HedgeContext, HedgeSettings, empty_frames, hedge_one
+from hedging_pipeline.hedging.registry import HEDGE_STAGE_METHODS, INDEX_METHODS, resolve_method
 from hedging_pipeline.hedging.solve import HedgeResult
 from hedging_pipeline.reporting.hedge_report import BasketLine, HedgeReport, PeerLine
 from hedging_pipeline.risk.model import RiskModel
-from hedging_pipeline.types import METHODS, Method
 from hedging_pipeline.warehouse.duckdb import MissingTableError, Warehouse
 
 DEFAULT_NOTIONAL = 1_000_000.0
@@ -41,16 +45,6 @@ PEER_COLUMNS = ["ticker", "peer", "rank", "similarity", "model"]
 COMPANIES_TABLE = "raw_companies"
 DEFAULT_SETTINGS = HedgeSettings()
 """The hedge methods' and the solver's default limits; the assets' checks read them from here."""
-
-CANDIDATE_RULES = {
-    "factor": "the whole universe of the risk model",
-    "nlp": "top semantic peers",
-    "nlp_equal": "top-10 semantic peers, equal weights",
-    "hybrid": "top semantic peers",
-    "gics": "same GICS group",
-    "correlation": "most correlated trailing returns",
-    "market": "largest market caps, cap-weighted",
-}
 
 
 def rebalance_date(warehouse: Warehouse, as_of: pd.Timestamp | str | None = None) -> pd.Timestamp:
@@ -120,7 +114,7 @@ def read_hedge_inputs(
 def hedge_for_cli(
     warehouse: Warehouse,
     ticker: str,
-    method: Method = "factor",
+    method: str = "factor",
     as_of: pd.Timestamp | str | None = None,
     notional: float | None = None,
     settings: HedgeSettings = DEFAULT_SETTINGS,
@@ -133,8 +127,9 @@ def hedge_for_cli(
     warehouse : Warehouse
     ticker : str
         The concentrated position.
-    method : Method
-        ``factor`` (default), ``nlp``, ``hybrid`` or any other method of ``types.METHODS``.
+    method : str
+        ``factor`` (default) or any other basket method of ``hedging.registry`` (stored name or
+        ``<candidates>_<risk>`` alias).
     as_of : Timestamp or str, optional
         Use the latest rebalance date (month end with a risk model) on or before it; default latest.
     notional : float, optional
@@ -160,11 +155,18 @@ def hedge_for_cli(
     MissingTableError
         If a needed table has not been materialised.
     """
+    spec = resolve_method(method)
+    if spec.name in INDEX_METHODS:
+        raise InvalidValueError(
+            f"method {method!r} shorts the whole index, not a basket; it is evaluated by the "
+            "backtest only (backtest_summary)"
+        )
+    method = spec.name
     when = rebalance_date(warehouse, as_of)
     inputs = read_hedge_inputs(warehouse, when, settings)
     chosen = choose_peer_model(inputs.peers, peer_model)
     settings = replace(settings, peer_model=chosen)
-    if method in ("nlp", "nlp_equal", "hybrid") and inputs.peers.empty:
+    if spec.candidates == "semantic" and inputs.peers.empty:
         raise InfeasibleHedgeError(
             f"ticker {ticker!r} as of {when.date()}: method {method} needs semantic peers and the "
             "semantic_peers table is empty or missing; materialise semantic_peers first"
@@ -188,7 +190,7 @@ def hedge_for_cli(
         solve_ms=result.solve_ms,
         n_candidates=len(plan.candidates),
         risk_source=result.risk_source,
-        candidates_rule=CANDIDATE_RULES[method],
+        candidates_rule=spec.description,
         peers=peers,
     )
 
@@ -281,14 +283,14 @@ class _MonthJob:
     settings: HedgeSettings
     previous: tuple[pd.DataFrame, pd.DataFrame] | None
     targets: list[str] | None
-    methods: tuple[Method, ...]
+    methods: tuple[str, ...]
 
 
 def _read_month(
     warehouse: Warehouse,
     month: str,
     targets: list[str] | None,
-    methods: tuple[Method, ...],
+    methods: tuple[str, ...],
     settings: HedgeSettings,
     peer_model: str | None,
 ) -> _MonthJob | MonthHedges:
@@ -323,7 +325,7 @@ def month_hedges(
     warehouse: Warehouse,
     month: str,
     targets: list[str] | None = None,
-    methods: tuple[Method, ...] = METHODS,
+    methods: tuple[str, ...] = HEDGE_STAGE_METHODS,
     settings: HedgeSettings = DEFAULT_SETTINGS,
     peer_model: str | None = None,
 ) -> MonthHedges:
@@ -339,7 +341,7 @@ def month_hedges(
         ``YYYY-MM``.
     targets : list of str, optional
         Restrict to these tickers (default: every ticker of the month's risk model).
-    methods : tuple of Method
+    methods : tuple of str
     settings : HedgeSettings
     peer_model : str, optional
         Preferred embedding model id of ``semantic_peers`` (see ``candidates.choose_peer_model``).
@@ -357,7 +359,7 @@ def months_hedges(
     warehouse: Warehouse,
     months: list[str],
     targets: list[str] | None = None,
-    methods: tuple[Method, ...] = METHODS,
+    methods: tuple[str, ...] = HEDGE_STAGE_METHODS,
     settings: HedgeSettings = DEFAULT_SETTINGS,
     peer_model: str | None = None,
     workers: int = 1,

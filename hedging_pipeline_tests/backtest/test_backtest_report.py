@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hedging_pipeline.backtest.metrics import evaluate_hedges, summarise_backtest
+from hedging_pipeline.backtest.metrics import evaluate_hedges
+from hedging_pipeline.backtest.summary import summarise_grid
 from hedging_pipeline.errors import InsufficientHistoryError, MissingColumnError
 from hedging_pipeline.reporting.backtest_report import (
     IMAGE_NAMES,
@@ -29,7 +30,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def evaluated(panel):
     ev = evaluate_hedges(panel["weights"], panel["diagnostics"], panel["returns"], panel["splits"])
-    return ev, summarise_backtest(ev.results, n_bootstrap=200)
+    return ev, summarise_grid(ev.results, panel["weights"], n_bootstrap=100)
 
 
 def _image(png: bytes):
@@ -131,7 +132,11 @@ def test_build_report_from_tables_matches_the_full_evaluation(panel, evaluated):
     built = build_backtest_report(
         ev.results, summary, panel["weights"], panel["diagnostics"], panel["returns"]
     )
-    direct = render_backtest_report(ev.results, summary, ev.daily)
+    held = evaluate_hedges(
+        panel["weights"], panel["diagnostics"], panel["returns"], panel["splits"], holding="shares"
+    )
+    direct = render_backtest_report(ev.results, summary, held.daily)
+
     assert built.showcase_tickers == direct.showcase_tickers
     # Same daily series for the showcase names -> byte-identical cumulative plot.
     name = IMAGE_NAMES["cumulative"]

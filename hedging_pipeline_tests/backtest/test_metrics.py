@@ -9,8 +9,8 @@ from hedging_pipeline.backtest.metrics import (
     SCOPE_FULL_PERIOD,
     SCOPE_REBALANCE,
     evaluate_hedges,
-    summarise_backtest,
 )
+from hedging_pipeline.backtest.summary import summarise_backtest
 from hedging_pipeline.backtest.walk_forward import Split, walk_forward_splits
 from hedging_pipeline.errors import (
     DataError,

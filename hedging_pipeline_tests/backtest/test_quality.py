@@ -4,14 +4,16 @@ import numpy as np
 import pandas as pd
 
 from hedging_pipeline.backtest import quality
-from hedging_pipeline.backtest.metrics import backtest_hedges, evaluate_hedges, summarise_backtest
+from hedging_pipeline.backtest.metrics import backtest_hedges, evaluate_hedges
+from hedging_pipeline.backtest.summary import summarise_backtest
 
 
 def test_backtest_hedges_builds_the_splits_from_the_hedges(panel):
     full = backtest_hedges(panel["weights"], panel["diagnostics"], panel["returns"])
     direct = evaluate_hedges(
-        panel["weights"], panel["diagnostics"], panel["returns"], panel["splits"]
+        panel["weights"], panel["diagnostics"], panel["returns"], panel["splits"], holding="shares"
     )
+
     pd.testing.assert_frame_equal(full.results, direct.results)
     # A basket held 5 days only: each month has 5 test days.
     short = backtest_hedges(panel["weights"], panel["diagnostics"], panel["returns"], horizon=5)

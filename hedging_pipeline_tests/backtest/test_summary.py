@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hedging_pipeline.backtest.metrics import SUMMARY_COLUMNS, evaluate_hedges, summarise_backtest
+from hedging_pipeline.backtest.metrics import evaluate_hedges
+from hedging_pipeline.backtest.summary import SUMMARY_COLUMNS, summarise_backtest
 from hedging_pipeline.errors import InsufficientHistoryError, InvalidValueError, MissingColumnError
 
 

@@ -5,10 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hedging_pipeline.backtest.metrics import backtest_hedges, summarise_backtest
+from hedging_pipeline.backtest.metrics import backtest_hedges
+from hedging_pipeline.backtest.summary import order_methods, summarise_backtest
 from hedging_pipeline.defs.backtest import build_backtest_defs
 from hedging_pipeline.defs.partitions import build_partitions
 from hedging_pipeline.defs.resources import build_resources
+from hedging_pipeline.hedging.registry import INDEX_METHODS
 from hedging_pipeline.reporting.backtest_report import IMAGE_NAMES, REPORT_NAME
 from hedging_pipeline.types import METHODS
 from hedging_pipeline.warehouse.duckdb import Warehouse
@@ -48,9 +50,11 @@ def test_backtest_assets_materialise_idempotently_and_write_the_report(hedged_se
     stored = wh.read("backtest_results", date_column="as_of")
     weights = wh.read("hedge_weights", date_column="as_of")
     diagnostics = wh.read("hedge_diagnostics", date_column="as_of")
-    expected = backtest_hedges(weights, diagnostics, wh.read("daily_returns"))
+    caps = wh.read("market_caps", columns=["date", "ticker", "market_cap"])
+    expected = backtest_hedges(weights, diagnostics, wh.read("daily_returns"), market_caps=caps)
     n_tickers = weights["ticker"].nunique()
-    assert len(stored) == n_tickers * len(METHODS) * (N_MONTHS + 1)
+    assert set(stored["method"]) == set(METHODS) | set(INDEX_METHODS)
+    assert len(stored) == len(expected.results)
     keys = ["scope", "as_of", "ticker", "method"]
     got = stored.sort_values(keys, ignore_index=True)
     want = expected.results.sort_values(keys, ignore_index=True)
@@ -58,12 +62,13 @@ def test_backtest_assets_materialise_idempotently_and_write_the_report(hedged_se
     assert (got[keys].to_numpy() == want[keys].to_numpy()).all()
     np.testing.assert_allclose(got[numbers].to_numpy(float), want[numbers].to_numpy(float))
     summary = wh.read("backtest_summary")
-    assert list(summary["method"]) == list(METHODS)
-    assert (summary["n_targets"] == n_tickers).all()
+    assert list(summary["method"]) == order_methods([*METHODS, *INDEX_METHODS])
+    assert (summary["n_targets"] >= 0.8 * n_tickers).all()
     np.testing.assert_allclose(
         summary["median_variance_reduction"],
         summarise_backtest(expected.results)["median_variance_reduction"],
     )
+    assert summary["median_monthly_variance_reduction"].notna().all()
     # Checks: the last month's hedges have no test window by design, which is not a warning.
     checks = {
         (c.asset_key.path[-1], c.check_name): c.passed for c in result.get_asset_check_evaluations()

@@ -9,7 +9,7 @@ from hedging_pipeline.defs.hedges import TICKERS_TAG, build_hedges_defs
 from hedging_pipeline.defs.partitions import build_partitions
 from hedging_pipeline.defs.resources import build_resources
 from hedging_pipeline.hedging.methods import compute_hedges
-from hedging_pipeline.types import METHODS
+from hedging_pipeline.hedging.registry import HEDGE_STAGE_METHODS as METHODS
 from hedging_pipeline.warehouse.duckdb import Warehouse
 from hedging_pipeline_tests.conftest import make_settings
 from hedging_pipeline_tests.defs.conftest import RANGE_END, RANGE_START
@@ -115,10 +115,12 @@ def test_changed_peers_re_solve_only_the_touched_hedges_of_tagged_tickers(hedge_
     meta = {
         m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("hedges")
     }
-    assert meta["hedge_diagnostics"]["re_solved"].value == 3  # nlp, nlp_equal, hybrid
+    assert (
+        meta["hedge_diagnostics"]["re_solved"].value == 4
+    )  # nlp, nlp_equal, hybrid, semantic_blend
     _, after = _stored(wh)
     assert len(after) == len(before)
     merged = before.merge(after, on=["as_of", "ticker", "method"], suffixes=("_b", "_a"))
     changed = merged.loc[merged["fingerprint_b"] != merged["fingerprint_a"]]
     assert set(changed["ticker"]) == {target}
-    assert set(changed["method"]) == {"nlp", "nlp_equal", "hybrid"}
+    assert set(changed["method"]) == {"nlp", "nlp_equal", "hybrid", "semantic_blend"}

@@ -27,7 +27,8 @@ from hedging_pipeline.hedging.methods import (
     hedge_context,
     hedge_one,
 )
-from hedging_pipeline.types import METHODS
+from hedging_pipeline.hedging.registry import HEDGE_STAGE_METHODS as METHODS
+from hedging_pipeline.nlp.peers import DEFAULT_N_PEERS
 
 TOL = 0.005
 
@@ -157,13 +158,13 @@ def test_unchanged_fingerprints_are_reused_and_changed_inputs_resolved(hedges, m
         previous=(weights, diag),
     )
     changed = d3["fingerprint"] != diag["fingerprint"]
-    assert set(d3.loc[changed, "method"]) == {"nlp", "nlp_equal", "hybrid"}
+    assert set(d3.loc[changed, "method"]) == {"nlp", "nlp_equal", "hybrid", "semantic_blend"}
     assert set(d3.loc[changed, "ticker"]) == {target}
-    assert d3.attrs["reused"] == len(diag) - 3
+    assert d3.attrs["reused"] == len(diag) - 4
     assert _basket(w3, target, "nlp_equal").keys() == set(peers.loc[mine, "peer"][:10])
 
 
-def test_infeasible_targets_are_reported_not_hedged(month):
+def test_targets_without_text_fall_back_to_correlation_peers(month):
     settings = HedgeSettings()
     peers = month.peers[month.peers["ticker"] != "S0N00"]
     weights, diag = compute_hedges(
@@ -177,13 +178,21 @@ def test_infeasible_targets_are_reported_not_hedged(month):
         targets=["S0N00", "ZZZ"],
         settings=settings,
     )
-    status = diag.set_index(["ticker", "method"])["status"]
-    assert status[("S0N00", "factor")] == "certified"
-    assert status[("S0N00", "nlp")] == "infeasible"
-    msg = diag.set_index(["ticker", "method"])["message"]
-    assert "ticker 'S0N00' as of 2020-02-24: 0 hedge candidates" in msg[("S0N00", "hybrid")]
-    assert "ticker 'ZZZ' is not in the model risk as of 2020-02-24" in msg[("ZZZ", "factor")]
-    assert set(weights["ticker"]) == {"S0N00"} and set(weights["method"]) == {"factor"}
+    by_key = diag.set_index(["ticker", "method"])
+    assert (by_key.loc["S0N00", "status"] == "certified").all()
+    assert by_key.loc[("S0N00", "factor"), "fallback"] == ""
+    assert by_key.loc[("S0N00", "nlp"), "fallback"] == "correlation"
+    assert by_key.loc[("S0N00", "hybrid"), "fallback"] == "correlation"
+    wide = month.returns.pivot(index="date", columns="ticker", values="ret").loc[: month.as_of]
+    tickers, corr = correlation_ranking(wide.iloc[-settings.sample_window_days :])
+    top = correlation_candidates(tickers, corr, "S0N00", tickers, DEFAULT_N_PEERS)
+
+    assert set(_basket(weights, "S0N00", "hybrid")) <= set(top)
+    assert (
+        "ticker 'ZZZ' is not in the model risk as of 2020-02-24"
+        in by_key.loc[("ZZZ", "factor"), "message"]
+    )
+    assert set(weights["ticker"]) == {"S0N00"}
     assert diag.loc[diag["status"] == "infeasible", "predicted_te"].isna().all()
 
 

@@ -10,6 +10,7 @@ from hedging_pipeline.errors import (
     UnknownTickerError,
 )
 from hedging_pipeline.hedging.methods import compute_hedges
+from hedging_pipeline.hedging.registry import HEDGE_STAGE_METHODS
 from hedging_pipeline.reporting.hedge_report import hedge_plot, method_summary
 from hedging_pipeline.services.hedges import (
     hedge_for_cli,
@@ -154,7 +155,9 @@ def test_months_in_worker_processes_match_in_process(month, tmp_path):
         pd.testing.assert_frame_equal(a.weights, b.weights)
         cols = [c for c in a.diagnostics.columns if c != "solve_ms"]
         pd.testing.assert_frame_equal(a.diagnostics[cols], b.diagnostics[cols])
-    assert len(parallel[1].diagnostics) == 5 * 7
+    assert len(parallel[1].diagnostics) == 5 * len(
+        HEDGE_STAGE_METHODS
+    )  # 5 targets x every method the hedge stage solves
 
 
 def test_peers_of_the_model_id_passed_in(month, tmp_path, monkeypatch):
