@@ -26,6 +26,7 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PRODUCTION_EMBEDDING_MODEL = "nomic-ai/nomic-embed-text-v1.5"
 DEFAULT_BACKTEST_MONTHS = 24
 DEVICES = ("cpu", "cuda", "auto")
+DEFAULT_LOCK_TIMEOUT_S = 300.0
 
 RawSource = Literal["env", "shared", "demo"]
 
@@ -48,6 +49,9 @@ class Settings:
         ``HEDGING_DEVICE``.
     backtest_months : int
         ``HEDGING_BACKTEST_MONTHS``: how many month ends (the most recent) get hedges and a backtest.
+    lock_timeout_s : float
+        ``HEDGING_LOCK_TIMEOUT_S``: how long a run waits for a warehouse locked by another process before it
+        stops with one line (default 300 s).
     """
 
     raw_dir: Path
@@ -56,6 +60,7 @@ class Settings:
     embedding_model: str
     device: str
     backtest_months: int
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
 
     @property
     def warehouse_path(self) -> Path:
@@ -123,6 +128,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ) from None
     if months < 1:
         raise ConfigurationError(f"HEDGING_BACKTEST_MONTHS={months} must be at least 1")
+    lock_text = env.get("HEDGING_LOCK_TIMEOUT_S", "").strip() or str(DEFAULT_LOCK_TIMEOUT_S)
+    try:
+        lock_timeout_s = float(lock_text)
+    except ValueError:
+        raise ConfigurationError(
+            f"HEDGING_LOCK_TIMEOUT_S={lock_text!r} is not a number of seconds"
+        ) from None
     return Settings(
         raw_dir=raw_dir.resolve() if raw_dir.exists() else raw_dir,
         raw_source=source,  # type: ignore[arg-type]
@@ -130,4 +142,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embedding_model=env.get("HEDGING_EMBEDDING_MODEL", "").strip() or DEFAULT_EMBEDDING_MODEL,
         device=device,
         backtest_months=months,
+        lock_timeout_s=lock_timeout_s,
     )
