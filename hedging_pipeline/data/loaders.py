@@ -384,10 +384,12 @@ def parse_tickers(frame: pd.DataFrame, file_label: str, column: str = "ticker") 
     if raw.isna().any():
         row = int(np.flatnonzero(raw.isna().to_numpy())[0])
         raise InvalidValueError(f"{file_label}: column {column!r} row {row + 1}: missing ticker")
-    tickers = raw.astype(str).str.strip().str.upper()
-    valid = tickers.str.match(TICKER_PATTERN.pattern)
+    codes, uniques = pd.factorize(raw.astype(str))  # clean each distinct ticker once
+    cleaned = pd.Series(uniques).str.strip().str.upper()
+    tickers = pd.Series(cleaned.to_numpy()[codes], index=raw.index, dtype=object)
+    valid = cleaned.str.match(TICKER_PATTERN.pattern).to_numpy()[codes]
     if not valid.all():
-        row = int(np.flatnonzero(~valid.to_numpy())[0])
+        row = int(np.flatnonzero(~valid)[0])
         raise InvalidValueError(
             f"{file_label}: column {column!r} row {row + 1}: invalid ticker {_show(raw.iloc[row])} "
             "(expected 1-12 of A-Z, 0-9, '.', '-')"
@@ -450,8 +452,10 @@ def validate_prices(frame: pd.DataFrame, label: str = "prices") -> pd.DataFrame:
         _raise_at(
             frame, frame["volume"] < 0, label, "column 'volume' is negative", InvalidValueError
         )
-    frame = frame.drop_duplicates()
     dup = frame.duplicated(["date", "ticker"], keep=False)
+    if dup.any():  # rare: compare whole rows only then
+        frame = frame.drop_duplicates()
+        dup = frame.duplicated(["date", "ticker"], keep=False)
     if dup.any():
         n = int(dup.sum())
         row = frame.loc[dup].sort_values(["date", "ticker"]).iloc[0]

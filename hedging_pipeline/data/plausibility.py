@@ -26,6 +26,8 @@ QUARANTINE_COLUMNS = ("file", "ticker", "date", "column", "value", "rule", "acti
 _MARKUP = re.compile(
     r"<[^<>]{0,500}>|\{\{.*?\}\}|&[#a-zA-Z0-9]{1,10};|(?:https?://|www\.)\S+", re.DOTALL
 )
+HEAD_CHARS = 4096
+"""Leading characters searched for a word first (a description of only markup is short or all markup)."""
 _WORD = re.compile(r"[^\W\d_]{2,}")
 """A word: two or more letters in a row (any script)."""
 
@@ -136,8 +138,7 @@ def require_plausible_moves(prices: pd.DataFrame, label: str, *, max_ratio: floa
         ratio = frame[column] * (split if column == "close" else 1.0) / previous
         bad = (ratio > max_ratio) | (ratio < 1.0 / max_ratio)
         if bad.any():
-            factor = np.abs(np.log(ratio.where(bad)))
-            at = factor.idxmax()
+            at = frame.loc[bad].sort_values(["date", "ticker"], kind="stable").index[0]
             row = frame.loc[at]
             raise InvalidValueError(
                 f"{label}: column {column!r} moves from {previous.loc[at]:g} to {row[column]:g} "
@@ -173,7 +174,12 @@ def quarantine_share_counts(
 
 def has_words(text: str) -> bool:
     """Whether ``text`` keeps a word (two letters in a row) once HTML/wiki markup, entities and URLs are gone."""
-    return _WORD.search(_MARKUP.sub(" ", text)) is not None
+    head = text[
+        :HEAD_CHARS
+    ]  # nearly every text has a word early; strip the whole text only otherwise
+    return _WORD.search(_MARKUP.sub(" ", head)) is not None or (
+        len(text) > HEAD_CHARS and _WORD.search(_MARKUP.sub(" ", text)) is not None
+    )
 
 
 def quarantine_wordless_text(

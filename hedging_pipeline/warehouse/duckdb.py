@@ -48,10 +48,15 @@ _STORAGE_REASONS = (
 )
 
 
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether an error (DuckDB, SQLite, OS) says the disk is full or a file cannot be written."""
+    lower = str(exc).lower()
+    return any(n in lower for needles, _ in _STORAGE_REASONS for n in needles)
+
+
 def _is_storage_error(exc: BaseException) -> bool:
     """A lock conflict or a storage failure (as opposed to bad SQL or values, which are programming errors)."""
-    lower = str(exc).lower()
-    return _is_lock_error(exc) or any(n in lower for needles, _ in _STORAGE_REASONS for n in needles)
+    return _is_lock_error(exc) or is_storage_failure(exc)
 
 
 def warehouse_write_error(path: Path, exc: BaseException) -> HedgingError:

@@ -1,0 +1,77 @@
+"""Orphans: rows an earlier drop left outside the data range go when a corrected drop arrives.
+
+The scenario of the issue: a drop put rows past the data's real end (a bad date parse, a longer history); the file
+is fixed and the run repeated. The raw stage deletes, in the transaction that swaps the raw tables, every derived
+row dated outside the new drop's range, so "fix the file and run again" converges to the warehouse of a fresh run
+on the good file.
+"""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hedging_pipeline.warehouse.duckdb import Warehouse
+from hedging_pipeline_tests.reliability.conftest import (
+    assert_same_tables,
+    run_cli,
+    run_raw_stage,
+    table_fingerprints,
+    warehouse_tables,
+)
+
+SHIFT = {"after": pd.Timedelta(days=45), "before": pd.Timedelta(days=-400)}
+"""Where the planted rows go: past the drop's end (a month and a half) and before its start (over a year)."""
+
+
+def _plant_orphans(path: Path) -> dict[str, int]:
+    """Copy the last (and first) dated rows of every derived table outside the data range; rows planted per table."""
+    wh = Warehouse(path)
+    planted: dict[str, int] = {}
+    with wh.connect() as con:
+        for table in wh.tables():
+            if table.startswith("raw_"):
+                continue
+            columns = wh.columns(table)
+            column = next((c for c in ("date", "as_of") if c in columns), None)
+            if column is None or wh.row_count(table) == 0:
+                continue
+            n = 0
+            for edge, shift in (("max", SHIFT["after"]), ("min", SHIFT["before"])):
+                n += con.execute(
+                    f"insert into {table} select * replace ({column} + ? as {column}) from {table} "
+                    f"where {column} = (select {edge}({column}) from {table})",
+                    [shift.to_pytimedelta()],
+                ).fetchone()[0]
+            planted[table] = n
+    return planted
+
+
+def test_raw_stage_prunes_rows_outside_the_new_range(
+    reliability_raw_dir, tmp_path, raw_stage_job, earlier_warehouse, earlier_fingerprints
+):
+    planted_copy = tmp_path / "planted.duckdb"
+    shutil.copyfile(earlier_warehouse, planted_copy)
+    planted = _plant_orphans(planted_copy)
+    assert {"prices", "daily_returns", "market_caps", "style_exposures", "hedge_weights"} <= set(
+        planted
+    )
+    assert table_fingerprints(planted_copy) != earlier_fingerprints
+    outcome = run_raw_stage(reliability_raw_dir, tmp_path / "home", planted_copy, raw_stage_job)
+    assert outcome.success, outcome.message
+    # every planted row is gone, nothing else changed: the warehouse is the earlier one again
+    assert table_fingerprints(outcome.warehouse) == earlier_fingerprints
+
+
+@pytest.mark.slow
+def test_fix_and_rerun_equals_a_fresh_run(reliability_raw_dir, tmp_path, baseline, baseline_tables):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(baseline.warehouse, home / "warehouse.duckdb")
+    _plant_orphans(home / "warehouse.duckdb")
+    run = run_cli(["run"], reliability_raw_dir, home)
+    assert run.returncode == 0, run.output[-3000:]
+    assert_same_tables(
+        warehouse_tables(run.warehouse), baseline_tables, "fix-and-rerun vs a fresh run"
+    )
