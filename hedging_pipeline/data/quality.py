@@ -192,11 +192,16 @@ def known_exception(
 ) -> Mapping[str, object] | None:
     """The documented exception matching a finding (every key the exception names must agree), else ``None``.
 
-    Dates compare as calendar days, so ``date = 2008-09-29`` in TOML matches a ``Timestamp``.
+    Dates compare as calendar days, so ``date = 2008-09-29`` in TOML matches a ``Timestamp``; an entry may name
+    several tickers at once (``tickers = ["AAL", "ALK"]``).
     """
     for entry in exceptions:
-        keys = [k for k in entry if k != "reason"]
-        if keys and all(k in finding and _same(entry[k], finding[k]) for k in keys):
+        keys = [k for k in entry if k not in ("reason", "tickers")]
+        if "tickers" in entry and finding.get("ticker") not in entry["tickers"]:
+            continue
+        if (keys or "tickers" in entry) and all(
+            k in finding and _same(entry[k], finding[k]) for k in keys
+        ):
             return entry
     return None
 
@@ -221,6 +226,13 @@ def split_known(
         dtype=bool,
     )
     return findings.loc[~known], findings.loc[known]
+
+
+def documented_tickers(check: str, tickers: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split the tickers a WARN check flags into (new, documented exceptions of ``check``)."""
+    exceptions = load_quality_config().exceptions_for(check)
+    known = {t for t in tickers if known_exception(exceptions, ticker=t) is not None}
+    return sorted(set(tickers) - known), sorted(known)
 
 
 def _row_label(row: pd.Series) -> str:
