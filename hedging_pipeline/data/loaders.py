@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hedging_pipeline.data.plausibility import infer_as_of
+from hedging_pipeline.data.quality import load_quality_config
 from hedging_pipeline.data.schema import (
     COMPANIES,
     DESCRIPTIONS,
@@ -591,7 +593,10 @@ def file_fingerprint(raw_dir: Path, name: str) -> str | None:
 
 
 def raw_date_span(raw_dir: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """First and last date of the prices file, read cheaply (Parquet statistics or the date column only).
+    """First date and as-of date of the prices file, read cheaply (the date column only).
+
+    The end is the drop's declared (``drop.toml``) or inferred as-of date when rows are dated later, so a few
+    future-dated rows do not stretch the month partitions (the run refuses them).
 
     Returns ``None`` when the file is missing or unreadable: callers that only need a partition start fall back
     to a default, and the run that loads the file reports the real error.
@@ -614,4 +619,11 @@ def raw_date_span(raw_dir: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         return None
     if dates.empty:
         return None
-    return pd.Timestamp(dates.min()).normalize(), pd.Timestamp(dates.max()).normalize()
+    dates = dates.dt.normalize()
+    try:  # rows after the drop's as-of date are refused by the run; they must not stretch the partitions
+        declared = read_manifest(raw_dir).as_of
+    except DataError:
+        declared = None
+    min_coverage = load_quality_config().plausibility.as_of_min_coverage
+    as_of = declared or infer_as_of(dates, min_coverage=min_coverage)
+    return pd.Timestamp(dates.min()), min(pd.Timestamp(dates.max()), as_of)

@@ -195,3 +195,14 @@ def test_packaged_quality_config_and_exceptions():
             "[plausibility]\nmax_daily_price_ratio = 20\nas_of_min_coverage = 0.5\n"
             '[[exceptions.x]]\nticker = "A"\n'
         )
+
+
+def test_future_dated_rows_do_not_stretch_the_partition_span(tmp_path):
+    from hedging_pipeline.data.loaders import raw_date_span
+
+    frame = _prices({t: [1.0] * 30 for t in ("A", "B", "C")})
+    late = frame.iloc[[0]].assign(date=pd.Timestamp("2031-05-01"))
+    pd.concat([frame, late]).to_parquet(tmp_path / "prices.parquet", index=False)
+    assert raw_date_span(tmp_path) == (pd.Timestamp("2021-01-04"), frame["date"].max())
+    (tmp_path / "drop.toml").write_text("as_of = 2021-01-08\n")
+    assert raw_date_span(tmp_path)[1] == pd.Timestamp("2021-01-08")
