@@ -89,6 +89,8 @@ def _register_tickers(instance, settings: Settings, tickers: list[str] | None) -
 
             raise UnknownTickerError(f"--tickers: {', '.join(unknown)} not in the companies file")
     existing = set(instance.get_dynamic_partitions(TICKERS_PARTITION))
+    for gone in sorted(existing - set(universe)):  # a corrected companies file removed it
+        instance.delete_dynamic_partition(TICKERS_PARTITION, gone)
     new = [t for t in universe if t not in existing]
     if new:
         instance.add_dynamic_partitions(TICKERS_PARTITION, new)

@@ -7,7 +7,6 @@ its siblings of the same drop are not written either. Each raw table stays its o
 a few of them still validates the whole drop.
 """
 
-
 import hashlib
 
 import dagster as dg
@@ -63,7 +62,7 @@ def _raw_result(table: str, drop: Drop, raw: RawDataResource, pruned: dict[str, 
         meta["vendor_exposures"] = dg.MetadataValue.text("none in the drop folder")
     if table == "raw_prices":
         meta["as_of"] = dg.MetadataValue.text(f"{drop.as_of.date()} ({drop.as_of_source})")
-        meta["pruned_rows"] = dg.MetadataValue.json(pruned)
+        meta["pruned_rows"] = dg.MetadataValue.json(pruned)  # derived rows outside the new range
     if table == "raw_quarantine":
         meta["by_rule"] = dg.MetadataValue.json(frame["rule"].value_counts().to_dict())
         meta["preview"] = dg.MetadataValue.md(frame_to_markdown(frame, max_rows=50))
@@ -94,9 +93,11 @@ def build_raw_assets(parts: PartitionSet) -> list:
         """Validate the whole drop folder, then swap the selected raw tables in one transaction."""
         drop = raw_data.load_drop()
         selected = sorted(k.to_user_string() for k in context.selected_asset_keys)
-        keep = (drop.start, drop.as_of) if "raw_prices" in selected else None
+        universe = drop.tables["raw_companies"]["ticker"].tolist()
         written = warehouse.get().replace_tables(
-            {t: drop.tables[t] for t in selected}, keep_range=keep
+            {t: drop.tables[t] for t in selected},
+            keep_range=(drop.start, drop.as_of) if "raw_prices" in selected else None,
+            keep_tickers=universe if "raw_companies" in selected else None,
         )
         pruned = {k: v for k, v in written.items() if k.startswith("pruned:")}
         for table in selected:

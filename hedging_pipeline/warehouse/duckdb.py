@@ -357,6 +357,7 @@ class Warehouse:
         frames: Mapping[str, pd.DataFrame],
         *,
         keep_range: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+        keep_tickers: Sequence[str] | None = None,
         protected_prefix: str = "raw_",
     ) -> dict[str, int]:
         """Replace several whole tables in one transaction: all of them change, or none.
@@ -369,6 +370,8 @@ class Warehouse:
             The new data range: rows of every other table (not starting with ``protected_prefix``) whose
             ``date`` or ``as_of`` lies outside it are deleted in the same transaction, so rows that an earlier
             drop put outside the range (a bad date, a longer history) do not outlive it.
+        keep_tickers : sequence of str, optional
+            The new universe: rows of every other table whose ``ticker`` is not in it are deleted too.
 
         Returns
         -------
@@ -388,6 +391,8 @@ class Warehouse:
                 con.unregister("_incoming")
             if keep_range is not None:
                 counts.update(_prune_outside(con, keep_range, set(frames), protected_prefix))
+            if keep_tickers is not None:
+                counts.update(_prune_tickers(con, keep_tickers, set(frames), protected_prefix))
         return counts
 
     @contextmanager
@@ -460,6 +465,27 @@ def _prune_outside(
         if n:
             con.execute(f"delete from {table} where {where}", [lo, hi])
             pruned[f"pruned:{table}"] = pruned.get(f"pruned:{table}", 0) + int(n)
+    return pruned
+
+
+def _prune_tickers(
+    con: duckdb.DuckDBPyConnection, keep: Sequence[str], skip: set[str], protected_prefix: str
+) -> dict[str, int]:
+    """Delete rows of tickers outside the universe ``keep`` from every derived table with a ``ticker``."""
+    tables = con.execute(
+        "select table_name from information_schema.columns where table_schema = 'main' "
+        "and column_name = 'ticker' order by table_name"
+    ).fetchall()
+    pruned: dict[str, int] = {}
+    for (table,) in tables:
+        if table in skip or table.startswith(protected_prefix) or not IDENTIFIER.match(table):
+            continue
+        where = "ticker not in (select unnest(?))"
+        n = con.execute(f"select count(*) from {table} where {where}", [list(keep)]).fetchone()[0]
+        if n:
+            con.execute(f"delete from {table} where {where}", [list(keep)])
+            key = f"pruned:{table}"
+            pruned[key] = pruned.get(key, 0) + int(n)
     return pruned
 
 

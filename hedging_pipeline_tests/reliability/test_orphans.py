@@ -26,7 +26,7 @@ SHIFT = {"after": pd.Timedelta(days=45), "before": pd.Timedelta(days=-400)}
 
 
 def _plant_orphans(path: Path) -> dict[str, int]:
-    """Copy the last (and first) dated rows of every derived table outside the data range; rows planted per table."""
+    """Copy edge rows of every derived table outside the data range (and to a ticker not in companies)."""
     wh = Warehouse(path)
     planted: dict[str, int] = {}
     with wh.connect() as con:
@@ -35,14 +35,21 @@ def _plant_orphans(path: Path) -> dict[str, int]:
                 continue
             columns = wh.columns(table)
             column = next((c for c in ("date", "as_of") if c in columns), None)
-            if column is None or wh.row_count(table) == 0:
+            if wh.row_count(table) == 0:
                 continue
             n = 0
             for edge, shift in (("max", SHIFT["after"]), ("min", SHIFT["before"])):
+                if column is None:
+                    break
                 n += con.execute(
                     f"insert into {table} select * replace ({column} + ? as {column}) from {table} "
                     f"where {column} = (select {edge}({column}) from {table})",
                     [shift.to_pytimedelta()],
+                ).fetchone()[0]
+            if "ticker" in columns:  # and a company that a corrected companies file no longer has
+                n += con.execute(
+                    f"insert into {table} select * replace ('ZZGONE' as ticker) from {table} "
+                    f"where ticker = (select min(ticker) from {table})"
                 ).fetchone()[0]
             planted[table] = n
     return planted
@@ -57,6 +64,7 @@ def test_raw_stage_prunes_rows_outside_the_new_range(
     assert {"prices", "daily_returns", "market_caps", "style_exposures", "hedge_weights"} <= set(
         planted
     )
+    assert {"description_chunks", "company_embeddings", "semantic_peers"} <= set(planted)
     assert table_fingerprints(planted_copy) != earlier_fingerprints
     outcome = run_raw_stage(reliability_raw_dir, tmp_path / "home", planted_copy, raw_stage_job)
     assert outcome.success, outcome.message
