@@ -222,7 +222,7 @@ def _prices_csv(raw: Path, dates: pd.Series) -> None:
 
 def _mixed_date_formats(raw: Path) -> None:
     def dates(d: pd.Series) -> pd.Series:
-        text = d.dt.strftime("%Y-%m-%d")
+        text = d.dt.strftime("%Y-%m-%d").copy()
         text.iloc[2000:2100] = d.iloc[2000:2100].dt.strftime(
             "%d/%m/%Y"
         )  # one block in another format

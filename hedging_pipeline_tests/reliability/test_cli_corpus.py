@@ -115,12 +115,14 @@ CASES = [
         r"^raw_drop: prices\.parquet: column 'close' moves from [\d.]+ to 1e\+12 \(x[\d.e+]+\) for ticker "
         r"\w+ on \d{4}-\d\d-\d\d, beyond the 50x one-day bound and not explained by a split",
         raw="absurd_price",
+        process=True,  # a second in-process Dagster run in one pytest process logs its traceback
     ),
     CliCase(
         "future_dated_rows",
         ["run"],
         r"^raw_drop: prices\.parquet: 2 row\(s\) dated after the drop's as-of date 2022-12-30 ",
         raw="future_rows",
+        process=True,
     ),
     CliCase(
         "unwritable_home",
@@ -182,7 +184,7 @@ def folders(baseline, reliability_raw_dir, tmp_path_factory) -> Folders:
     os.symlink(bad, linked)
     raw = {"clean": reliability_raw_dir, "bad_prices": bad, "linked": linked}
     for name, change in (("absurd_price", _absurd_price), ("future_rows", _future_rows)):
-        raw[name] = root / name
+        raw[name] = root / f"raw_{name}"
         shutil.copytree(reliability_raw_dir, raw[name])
         frame = change(pd.read_parquet(raw[name] / "prices.parquet"))
         frame.to_parquet(raw[name] / "prices.parquet", index=False)
