@@ -250,7 +250,7 @@ def test_linked_drop_folder_is_resolved_and_named(process_runs, folders):
     )
 
 
-def test_locked_warehouse_gives_one_line(folders, monkeypatch, capsys, tmp_path):
+def test_locked_warehouse_gives_one_line(folders):
     case = CliCase("locked_warehouse", ["run"], "")
     home = folders.home(case)
     holder = subprocess.Popen(
@@ -260,8 +260,9 @@ def test_locked_warehouse_gives_one_line(folders, monkeypatch, capsys, tmp_path)
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        monkeypatch.setenv("HEDGING_LOCK_TIMEOUT_S", "1")
-        run = _run_in_process(case, folders, monkeypatch, capsys, home=home)
+        run = CliProcess(
+            case.args, folders.raw["clean"], home, extra_env={"HEDGING_LOCK_TIMEOUT_S": "1"}
+        ).wait()
     finally:
         holder.kill()
         holder.wait()

@@ -21,30 +21,30 @@ from hedging_pipeline_tests.reliability.conftest import (
     warehouse_tables,
 )
 
-SHIFT = {"after": pd.Timedelta(days=45), "before": pd.Timedelta(days=-400)}
-"""Where the planted rows go: past the drop's end (a month and a half) and before its start (over a year)."""
+OUTSIDE = {"after": pd.Timedelta(days=45), "before": pd.Timedelta(days=-45)}
+"""Where the planted rows go: a month and a half past the drop's last price date, and before its first."""
 
 
 def _plant_orphans(path: Path) -> dict[str, int]:
-    """Copy edge rows of every derived table outside the data range (and to a ticker not in companies)."""
+    """Copy edge rows of every derived table to dates outside the data range, and to a ticker not in companies."""
     wh = Warehouse(path)
+    first, last = wh.query("select min(date) as lo, max(date) as hi from raw_prices").iloc[0]
+    targets = {"after": last + OUTSIDE["after"], "before": first + OUTSIDE["before"]}
     planted: dict[str, int] = {}
     with wh.connect() as con:
         for table in wh.tables():
-            if table.startswith("raw_"):
+            if table.startswith("raw_") or wh.row_count(table) == 0:
                 continue
             columns = wh.columns(table)
             column = next((c for c in ("date", "as_of") if c in columns), None)
-            if wh.row_count(table) == 0:
-                continue
             n = 0
-            for edge, shift in (("max", SHIFT["after"]), ("min", SHIFT["before"])):
+            for edge, where in (("max", "after"), ("min", "before")):
                 if column is None:
                     break
                 n += con.execute(
-                    f"insert into {table} select * replace ({column} + ? as {column}) from {table} "
+                    f"insert into {table} select * replace (cast(? as date) as {column}) from {table} "
                     f"where {column} = (select {edge}({column}) from {table})",
-                    [shift.to_pytimedelta()],
+                    [targets[where].date()],
                 ).fetchone()[0]
             if "ticker" in columns:  # and a company that a corrected companies file no longer has
                 n += con.execute(
