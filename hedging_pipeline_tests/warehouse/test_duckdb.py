@@ -1,6 +1,5 @@
 """Warehouse: idempotent partition replace, atomic failure, parameterised values, identifiers."""
 
-
 import duckdb
 import pandas as pd
 import pytest
