@@ -80,7 +80,7 @@ def _register_tickers(instance, settings: Settings, tickers: list[str] | None) -
     from hedging_pipeline.defs.partitions import TICKERS_PARTITION
     from hedging_pipeline.warehouse.duckdb import Warehouse
 
-    wh = Warehouse(settings.warehouse_path)
+    wh = Warehouse(settings.warehouse_path, lock_timeout_s=settings.lock_timeout_s)
     universe = sorted(wh.read("raw_companies", columns=["ticker"])["ticker"])
     if tickers is not None:
         unknown = sorted(set(tickers) - set(universe))
@@ -89,6 +89,8 @@ def _register_tickers(instance, settings: Settings, tickers: list[str] | None) -
 
             raise UnknownTickerError(f"--tickers: {', '.join(unknown)} not in the companies file")
     existing = set(instance.get_dynamic_partitions(TICKERS_PARTITION))
+    for gone in sorted(existing - set(universe)):  # a corrected companies file removed it
+        instance.delete_dynamic_partition(TICKERS_PARTITION, gone)
     new = [t for t in universe if t not in existing]
     if new:
         instance.add_dynamic_partitions(TICKERS_PARTITION, new)
@@ -204,7 +206,9 @@ def command_run(args: argparse.Namespace) -> int:
 def _summary(settings: Settings, seconds: float) -> None:
     from hedging_pipeline.warehouse.duckdb import Warehouse
 
-    counts = Warehouse(settings.warehouse_path).table_counts()
+    counts = Warehouse(
+        settings.warehouse_path, lock_timeout_s=settings.lock_timeout_s
+    ).table_counts()
     _echo(f"\nfinished in {seconds:.0f} s")
     _echo(f"warehouse: {settings.warehouse_path}")
     width = max((len(t) for t in counts), default=10)
@@ -269,6 +273,26 @@ def command_hedge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _storage_failure(exc: BaseException) -> str | None:
+    """One line for a home that cannot be written (permissions, read-only, full disk), else ``None``.
+
+    Covers failures outside the warehouse (creating ``HEDGING_HOME``, the Dagster instance's SQLite files); the
+    warehouse itself raises :class:`~hedging_pipeline.warehouse.duckdb.WarehouseWriteError` already.
+    """
+    from hedging_pipeline.warehouse.duckdb import is_storage_failure
+
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" {exc.filename}" if exc.filename else ""
+        return (
+            f"cannot write{where}: {exc.strerror}; set HEDGING_HOME to a writable folder with free space "
+            "and re-run (nothing was changed)"
+        )
+    if is_storage_failure(exc):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"cannot write under HEDGING_HOME ({first}); free space or make it writable, then re-run"
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hedging-pipeline``."""
     parser = argparse.ArgumentParser(
@@ -309,6 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except HedgingError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - storage failures become one line; anything else is a bug
+        message = _storage_failure(exc)
+        if message is None:
+            raise
         print(f"error: {message}", file=sys.stderr, flush=True)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -32,6 +32,7 @@ EXECUTOR_CONFIG_ENV = "HEDGING_EXECUTOR_CONFIG"
 DEFAULT_EXECUTOR = "multiprocess"
 EXECUTOR_NAMES = ("multiprocess", "in_process", "celery", "k8s")
 """Executors ``HEDGING_EXECUTOR`` may name (see :mod:`hedging_pipeline.defs.executors`)."""
+DEFAULT_LOCK_TIMEOUT_S = 300.0
 
 RawSource = Literal["env", "shared", "demo"]
 
@@ -84,6 +85,9 @@ class Settings:
         ``HEDGING_EXECUTOR``: the executor of every job, one of :data:`EXECUTOR_NAMES`.
     executor_config : dict, optional
         ``HEDGING_EXECUTOR_CONFIG``: the executor's own config (a JSON object), None when unset.
+    lock_timeout_s : float
+        ``HEDGING_LOCK_TIMEOUT_S``: how long a run waits for a warehouse locked by another process before it
+        stops with one line (default 300 s).
     """
 
     raw_dir: Path
@@ -94,6 +98,7 @@ class Settings:
     backtest_months: int
     executor: str = DEFAULT_EXECUTOR
     executor_config: dict[str, Any] | None = field(default=None, hash=False)
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
 
     @property
     def home_layout(self) -> HomeLayout:
@@ -167,6 +172,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ) from None
     if months < 1:
         raise ConfigurationError(f"HEDGING_BACKTEST_MONTHS={months} must be at least 1")
+    lock_text = env.get("HEDGING_LOCK_TIMEOUT_S", "").strip() or str(DEFAULT_LOCK_TIMEOUT_S)
+    try:
+        lock_timeout_s = float(lock_text)
+    except ValueError:
+        raise ConfigurationError(
+            f"HEDGING_LOCK_TIMEOUT_S={lock_text!r} is not a number of seconds"
+        ) from None
     return Settings(
         raw_dir=raw_dir.resolve() if raw_dir.exists() else raw_dir,
         raw_source=source,  # type: ignore[arg-type]
@@ -176,6 +188,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         backtest_months=months,
         executor=_executor(env),
         executor_config=_executor_config(env),
+        lock_timeout_s=lock_timeout_s,
     )
 
 

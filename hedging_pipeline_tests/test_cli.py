@@ -58,7 +58,7 @@ def test_run_with_bad_file_exits_nonzero_with_one_line(cli_env, capsys):
     (raw / "companies.parquet").unlink()
     assert main(["run"]) == 1
     out = capsys.readouterr().out
-    assert "error: raw_companies:" in out
+    assert "error: raw_drop:" in out
     assert "required raw file 'companies' not found" in out
 
 

@@ -6,8 +6,11 @@ the column, the offending value and its row (or ticker and date), and says what 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import Iterable
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hedging_pipeline.data.plausibility import infer_as_of
+from hedging_pipeline.data.quality import load_quality_config
 from hedging_pipeline.data.schema import (
     COMPANIES,
     DESCRIPTIONS,
@@ -41,6 +46,62 @@ MAX_SHOWN = 5
 MAX_VALUE_CHARS = 60
 MAX_RAW_FILE_BYTES = 4 * 1024**3
 """Refuse raw files above 4 GiB rather than exhausting memory."""
+MANIFEST_NAME = "drop.toml"
+"""Optional file of the drop folder declaring its as-of date and date formats (see :class:`DropManifest`)."""
+
+
+@dataclass(frozen=True)
+class DropManifest:
+    """What a drop folder may declare about itself in ``drop.toml``.
+
+    Attributes
+    ----------
+    as_of : pd.Timestamp or None
+        The drop's as-of date (``as_of = 2020-04-21``): rows dated later are refused. Inferred when absent.
+    date_formats : mapping of str to str
+        strptime format per file stem (``[date_formats] prices = "%d/%m/%Y"``; key ``default`` for every file):
+        how to read text dates that would otherwise be ambiguous.
+    """
+
+    as_of: pd.Timestamp | None = None
+    date_formats: Mapping[str, str] = field(default_factory=dict)
+
+    def date_format(self, name: str) -> str | None:
+        """The declared format of file ``name`` (``None``: detect it)."""
+        return self.date_formats.get(name) or self.date_formats.get("default")
+
+
+def read_manifest(raw_dir: Path) -> DropManifest:
+    """Read ``drop.toml`` from the drop folder (an empty manifest when there is none).
+
+    Raises
+    ------
+    DataError
+        Invalid TOML, an unknown key or an ``as_of`` that is not a date.
+    """
+    path = Path(raw_dir) / MANIFEST_NAME
+    if not path.is_file():
+        return DropManifest()
+    try:
+        data = tomllib.loads(_inside_drop_folder(Path(raw_dir), path).read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{MANIFEST_NAME}: not valid TOML ({exc})") from exc
+    unknown = sorted(set(data) - {"as_of", "date_formats"})
+    if unknown:
+        raise DataError(
+            f"{MANIFEST_NAME}: unknown key(s) {', '.join(unknown)} (expected as_of, date_formats)"
+        )
+    as_of = data.get("as_of")
+    if as_of is not None and not isinstance(as_of, dt.date):
+        raise DataError(
+            f"{MANIFEST_NAME}: as_of {_show(as_of)} is not a date (write as_of = 2020-04-21)"
+        )
+    formats = data.get("date_formats", {})
+    if not isinstance(formats, dict) or not all(isinstance(v, str) for v in formats.values()):
+        raise DataError(
+            f'{MANIFEST_NAME}: date_formats must map file names to formats ("%d/%m/%Y")'
+        )
+    return DropManifest(None if as_of is None else pd.Timestamp(as_of).normalize(), dict(formats))
 
 
 def _show(value: object) -> str:
@@ -193,13 +254,71 @@ def validate_columns(frame: pd.DataFrame, schema: RawFileSchema, file_label: str
     return frame[keep].copy()
 
 
-def parse_dates(frame: pd.DataFrame, column: str, file_label: str, *, allow_missing: bool = False):
-    """Parse ``column`` as dates (normalised to midnight, ``datetime64[ns]``).
+DATE_FORMATS: tuple[str, ...] = (
+    "ISO8601",
+    "%Y%m%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+)
+"""Formats a text date column may use; one of them must read every value of the column."""
+DAY_FIRST, MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
+"""Both read e.g. ``03/04/2021``: a file fitting both is refused unless ``drop.toml`` names its format."""
+
+
+def _parse_with(values: pd.Series, fmt: str) -> pd.Series:
+    return pd.to_datetime(values, format=fmt, errors="coerce", utc=True).dt.tz_localize(None)
+
+
+def detect_date_format(
+    values: pd.Series, column: str, file_label: str, fmt: str | None = None
+) -> str:
+    """The one format of a text date column: ``fmt`` when configured, else the candidate reading most values.
+
+    Dates are never parsed cell by cell: with one format per file, a file mixing ``2021-03-04`` and
+    ``04/03/2021`` fails at the first value its main format cannot read, and a file whose every value reads both
+    day-first and month-first is refused until ``drop.toml`` declares which (``[date_formats] prices =
+    "%d/%m/%Y"``).
+
+    Parameters
+    ----------
+    values : pd.Series
+        The column's distinct non-empty texts.
 
     Raises
     ------
     InvalidValueError
-        Naming the first unparseable (or missing) value and its row.
+        When every value reads both day-first and month-first, with an example value.
+    """
+    if values.empty:
+        return fmt or DATE_FORMATS[0]
+    if fmt:
+        return fmt
+    readable = {f: int(_parse_with(values, f).notna().sum()) for f in DATE_FORMATS}
+    if readable[DAY_FIRST] == readable[MONTH_FIRST] == len(values):
+        raise InvalidValueError(
+            f"{file_label}: column {column!r} is ambiguous: every date (e.g. {_show(values.iloc[0])}) "
+            "reads both day-first and month-first; declare the format in drop.toml ([date_formats] "
+            f'{file_label.split(".")[0]} = "{DAY_FIRST}" or "{MONTH_FIRST}")'
+        )
+    return max(DATE_FORMATS, key=lambda f: readable[f])  # ties keep the earlier (ISO first)
+
+
+def parse_dates(
+    frame: pd.DataFrame,
+    column: str,
+    file_label: str,
+    *,
+    allow_missing: bool = False,
+    fmt: str | None = None,
+) -> pd.Series:
+    """Parse ``column`` as dates (normalised to midnight, ``datetime64[ns]``) with one format for the file.
+
+    Raises
+    ------
+    InvalidValueError
+        Naming the first unparseable (or missing) value and its row, or an ambiguous day/month order.
     """
     raw = frame[column]
     if pd.api.types.is_datetime64_any_dtype(raw):
@@ -207,18 +326,26 @@ def parse_dates(frame: pd.DataFrame, column: str, file_label: str, *, allow_miss
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_localize(None)
     else:
-        parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
-        bad = parsed.isna() & raw.notna()
+        codes, uniques = pd.factorize(raw)  # parse each distinct text once (a few thousand dates)
+        if len(uniques) == 0:
+            codes, uniques = np.zeros(len(raw), dtype=np.intp) - 1, pd.Index([""])
+        uniques = pd.Series(uniques, dtype="string").str.strip()
+        present = (codes >= 0) & (uniques != "").to_numpy(dtype=bool).take(codes, mode="clip")
+        found = detect_date_format(uniques[uniques != ""], column, file_label, fmt)
+        by_code = _parse_with(uniques, found).to_numpy().take(codes, mode="clip")
+        parsed = pd.Series(by_code, index=raw.index).where(present)
+        bad = parsed.isna().to_numpy() & present
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
+            row = int(np.flatnonzero(bad)[0])
+            expected = "YYYY-MM-DD" if found == "ISO8601" else found
             raise InvalidValueError(
-                f"{file_label}: column {column!r} row {row + 1}: cannot parse {_show(raw.iloc[row])} as a "
-                "date (expected YYYY-MM-DD)"
+                f"{file_label}: column {column!r} row {row + 1}: cannot parse {_show(raw.iloc[row])} as "
+                f"a date (expected {expected}, the format of the file's other dates)"
             )
     if not allow_missing and parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise InvalidValueError(f"{file_label}: column {column!r} row {row + 1}: missing date")
-    return parsed.dt.normalize().astype("datetime64[ns]")
+    return pd.to_datetime(parsed).dt.normalize().astype("datetime64[ns]")
 
 
 def parse_numeric(frame: pd.DataFrame, columns: Iterable[str], file_label: str) -> pd.DataFrame:
@@ -259,10 +386,12 @@ def parse_tickers(frame: pd.DataFrame, file_label: str, column: str = "ticker") 
     if raw.isna().any():
         row = int(np.flatnonzero(raw.isna().to_numpy())[0])
         raise InvalidValueError(f"{file_label}: column {column!r} row {row + 1}: missing ticker")
-    tickers = raw.astype(str).str.strip().str.upper()
-    valid = tickers.str.match(TICKER_PATTERN.pattern)
+    codes, uniques = pd.factorize(raw.astype(str))  # clean each distinct ticker once
+    cleaned = pd.Series(uniques).str.strip().str.upper()
+    tickers = pd.Series(cleaned.to_numpy()[codes], index=raw.index, dtype=object)
+    valid = cleaned.str.match(TICKER_PATTERN.pattern).to_numpy()[codes]
     if not valid.all():
-        row = int(np.flatnonzero(~valid.to_numpy())[0])
+        row = int(np.flatnonzero(~valid)[0])
         raise InvalidValueError(
             f"{file_label}: column {column!r} row {row + 1}: invalid ticker {_show(raw.iloc[row])} "
             "(expected 1-12 of A-Z, 0-9, '.', '-')"
@@ -285,7 +414,7 @@ def _load(raw_dir: Path, schema: RawFileSchema) -> tuple[pd.DataFrame, str]:
     return frame, label
 
 
-def load_prices(raw_dir: Path) -> pd.DataFrame:
+def load_prices(raw_dir: Path, *, date_format: str | None = None) -> pd.DataFrame:
     """Load and validate ``prices``.
 
     Returns
@@ -301,7 +430,7 @@ def load_prices(raw_dir: Path) -> pd.DataFrame:
         duplicate (date, ticker) rows; each message names the file, ticker and date.
     """
     frame, label = _load(raw_dir, PRICES)
-    frame["date"] = parse_dates(frame, "date", label)
+    frame["date"] = parse_dates(frame, "date", label, fmt=date_format)
     return validate_prices(frame, label)
 
 
@@ -325,8 +454,10 @@ def validate_prices(frame: pd.DataFrame, label: str = "prices") -> pd.DataFrame:
         _raise_at(
             frame, frame["volume"] < 0, label, "column 'volume' is negative", InvalidValueError
         )
-    frame = frame.drop_duplicates()
     dup = frame.duplicated(["date", "ticker"], keep=False)
+    if dup.any():  # rare: compare whole rows only then
+        frame = frame.drop_duplicates()
+        dup = frame.duplicated(["date", "ticker"], keep=False)
     if dup.any():
         n = int(dup.sum())
         row = frame.loc[dup].sort_values(["date", "ticker"]).iloc[0]
@@ -366,7 +497,7 @@ def load_companies(raw_dir: Path) -> pd.DataFrame:
     return frame.sort_values("ticker").reset_index(drop=True)
 
 
-def load_fundamentals(raw_dir: Path) -> pd.DataFrame:
+def load_fundamentals(raw_dir: Path, *, date_format: str | None = None) -> pd.DataFrame:
     """Load ``fundamentals`` (annual statements; ``period_end`` may be missing where ``fiscal_year`` is given).
 
     Raises
@@ -376,7 +507,9 @@ def load_fundamentals(raw_dir: Path) -> pd.DataFrame:
     """
     frame, label = _load(raw_dir, FUNDAMENTALS)
     if "period_end" in frame.columns:
-        frame["period_end"] = parse_dates(frame, "period_end", label, allow_missing=True)
+        frame["period_end"] = parse_dates(
+            frame, "period_end", label, allow_missing=True, fmt=date_format
+        )
     else:
         frame["period_end"] = pd.NaT
     if "fiscal_year" not in frame.columns:
@@ -406,7 +539,7 @@ def load_descriptions(raw_dir: Path) -> pd.DataFrame:
     return frame.sort_values(["ticker", "source"], na_position="last").reset_index(drop=True)
 
 
-def load_exposures(raw_dir: Path) -> pd.DataFrame | None:
+def load_exposures(raw_dir: Path, *, date_format: str | None = None) -> pd.DataFrame | None:
     """Load vendor style exposures (e.g. a Bloomberg PORT export) when the drop folder has them.
 
     Returns
@@ -420,7 +553,7 @@ def load_exposures(raw_dir: Path) -> pd.DataFrame | None:
     label = _label(path)
     frame = validate_columns(read_table(path), EXPOSURES, label)
     frame["ticker"] = parse_tickers(frame, label)
-    frame["date"] = parse_dates(frame, "date", label)
+    frame["date"] = parse_dates(frame, "date", label, fmt=date_format)
     frame = parse_numeric(frame, EXPOSURES.numeric, label)
     dup = frame.duplicated(["date", "ticker"])
     if dup.any():
@@ -460,7 +593,10 @@ def file_fingerprint(raw_dir: Path, name: str) -> str | None:
 
 
 def raw_date_span(raw_dir: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """First and last date of the prices file, read cheaply (Parquet statistics or the date column only).
+    """First date and as-of date of the prices file, read cheaply (the date column only).
+
+    The end is the drop's declared (``drop.toml``) or inferred as-of date when rows are dated later, so a few
+    future-dated rows do not stretch the month partitions (the run refuses them).
 
     Returns ``None`` when the file is missing or unreadable: callers that only need a partition start fall back
     to a default, and the run that loads the file reports the real error.
@@ -483,4 +619,11 @@ def raw_date_span(raw_dir: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         return None
     if dates.empty:
         return None
-    return pd.Timestamp(dates.min()).normalize(), pd.Timestamp(dates.max()).normalize()
+    dates = dates.dt.normalize()
+    try:  # rows after the drop's as-of date are refused by the run; they must not stretch the partitions
+        declared = read_manifest(raw_dir).as_of
+    except DataError:
+        declared = None
+    min_coverage = load_quality_config().plausibility.as_of_min_coverage
+    as_of = declared or infer_as_of(dates, min_coverage=min_coverage)
+    return pd.Timestamp(dates.min()), min(pd.Timestamp(dates.max()), as_of)

@@ -94,7 +94,7 @@ def build_panel_assets(parts: PartitionSet) -> list:
         "group_name": GROUP_PANELS,
         "kinds": {"duckdb", "pandas"},
     }
-    prices_blocking = ("unique_date_ticker", "positive_prices")
+    prices_blocking = ("unique_date_ticker", "finite_prices", "positive_prices")
 
     @dg.asset(
         deps=["raw_prices"],
@@ -112,6 +112,7 @@ def build_panel_assets(parts: PartitionSet) -> list:
         frame = frame.loc[frame["date"] >= start].reset_index(drop=True)
         checks = {
             "unique_date_ticker": quality.unique_keys(frame, ["date", "ticker"]),
+            "finite_prices": quality.non_null(frame, ["close", "adj_close"]),
             "positive_prices": quality.positive(frame, ["close", "adj_close"]),
             "coverage_per_date": quality.coverage_per_date(
                 frame, raw.loc[raw["date"] >= start].groupby("date").size()
@@ -145,7 +146,9 @@ def build_panel_assets(parts: PartitionSet) -> list:
         checks = {
             "unique_date_ticker": quality.unique_keys(frame, ["date", "ticker"]),
             "finite_returns": quality.non_null(frame, ["ret"]),
-            "extreme_returns": quality.extreme_returns(frame),
+            "extreme_returns": quality.extreme_returns(
+                frame, exceptions=quality.load_quality_config().exceptions_for("extreme_returns")
+            ),
         }
         raise_on_blocking("daily_returns", checks, returns_blocking)
         wh.write_partition("daily_returns", frame, start=start, end=end)

@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from hedging_pipeline.data import loaders
+from hedging_pipeline.data.drop import Drop, load_drop
 from hedging_pipeline.settings import HomeLayout, Settings
 from hedging_pipeline.warehouse.duckdb import Warehouse
 
@@ -50,6 +51,10 @@ class RawDataResource(dg.ConfigurableResource):
         """Validated descriptions."""
         return loaders.load_descriptions(self.path)
 
+    def load_drop(self) -> Drop:
+        """Every raw file, validated as a whole (nothing is written until all of them pass)."""
+        return load_drop(self.path)
+
     def load_exposures(self) -> pd.DataFrame | None:
         """Vendor exposures, or ``None`` when the drop folder has none."""
         return loaders.load_exposures(self.path)
@@ -63,6 +68,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse and report folder under ``HEDGING_HOME`` (paths from :class:`HomeLayout`)."""
 
     home: str
+    lock_timeout_s: float = 300.0
 
     @property
     def layout(self) -> HomeLayout:
@@ -71,7 +77,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get(self) -> Warehouse:
         """The warehouse (``HEDGING_HOME/warehouse.duckdb``)."""
-        return Warehouse(self.layout.warehouse_path)
+        return Warehouse(self.layout.warehouse_path, lock_timeout_s=self.lock_timeout_s)
 
     @property
     def reports_dir(self) -> Path:
@@ -119,7 +125,9 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """Resources for one code location, from resolved settings."""
     return {
         "raw_data": RawDataResource(raw_dir=str(settings.raw_dir), source=settings.raw_source),
-        "warehouse": WarehouseResource(home=str(settings.home)),
+        "warehouse": WarehouseResource(
+            home=str(settings.home), lock_timeout_s=settings.lock_timeout_s
+        ),
         "embedding_model": EmbeddingModelResource(
             model_name=settings.embedding_model, device=settings.device
         ),

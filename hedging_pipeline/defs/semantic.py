@@ -22,12 +22,14 @@ A company whose text is missing or unusable never stops the others: it is listed
 metadata and in a WARN check.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from hedging_pipeline.data import quality
 from hedging_pipeline.defs.common import (
     GPU_POOL,
     GROUP_NLP,
@@ -217,13 +219,7 @@ def _chunk_checks(failed: tuple[str, ...], n_tickers: int) -> list[dg.AssetCheck
         dg.AssetCheckResult(
             check_name="header_and_budget", passed=True, metadata={"violations": 0}
         ),
-        dg.AssetCheckResult(
-            check_name="companies_with_text",
-            passed=not failed,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"{len(failed)} of {n_tickers} companies have no usable description",
-            metadata={"tickers": dg.MetadataValue.json(list(failed))},
-        ),
+        _documented_check("companies_with_text", failed, n_tickers, "no usable description"),
     ]
 
 
@@ -363,11 +359,8 @@ def _company_embeddings_asset(
             "companies_unchanged": len(run.skipped),
             "companies_without_chunks": dg.MetadataValue.json(without_chunks),
         }
-        check = dg.AssetCheckResult(
-            check_name="companies_embedded",
-            passed=not without_chunks,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"{len(without_chunks)} of {len(tickers)} companies have no chunks (see description_chunks)",
+        check = _documented_check(
+            "companies_embedded", without_chunks, len(tickers), "no chunks (see description_chunks)"
         )
         version = _single_version(tickers, run.embeddings["fingerprint"])
         return dg.MaterializeResult(metadata=meta, check_results=[check], data_version=version)
@@ -589,4 +582,27 @@ def build_semantic_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
             _embedding_evaluation_asset(embeddings),
             _company_clusters_asset(embeddings),
         ]
+    )
+
+
+def _documented_check(
+    name: str, flagged: Sequence[str], n_tickers: int, what: str
+) -> dg.AssetCheckResult:
+    """A WARN check over flagged tickers that passes when every one is a documented exception.
+
+    The exceptions live in ``hedging_pipeline/config/quality.toml``; the description names the new tickers.
+    """
+    new, documented = quality.documented_tickers(name, flagged)
+    shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not new,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(new)} of {n_tickers} companies have {what}"
+        + (f": {shown}" if new else "")
+        + f" ({len(documented)} documented exceptions)",
+        metadata={
+            "tickers": dg.MetadataValue.json(list(new)),
+            "documented_exceptions": dg.MetadataValue.json(list(documented)),
+        },
     )

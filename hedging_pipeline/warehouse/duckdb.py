@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from hedging_pipeline.errors import ConfigurationError, DataError
+from hedging_pipeline.errors import ConfigurationError, DataError, HedgingError
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 DATE_COLUMNS = frozenset({"date", "as_of", "period_end"})
@@ -35,6 +35,49 @@ LOCK_BACKOFF_MAX_S = 2.0
 
 class WarehouseLockedError(DataError):
     """Another process held the DuckDB file for longer than the lock timeout."""
+
+
+class WarehouseWriteError(HedgingError):
+    """The warehouse cannot be opened or written: read-only or missing folder, no permission, full disk."""
+
+
+_STORAGE_REASONS = (
+    (("no space left", "disk is full", "file too large", "enospc", "efbig"), "the disk is full"),
+    (("read-only", "permission denied", "access denied", "not permitted"), "it is not writable"),
+    (("not a directory", "no such file"), "its folder cannot be created"),
+)
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether an error (DuckDB, SQLite, OS) says the disk is full or a file cannot be written."""
+    lower = str(exc).lower()
+    return any(n in lower for needles, _ in _STORAGE_REASONS for n in needles)
+
+
+def _is_storage_error(exc: BaseException) -> bool:
+    """A lock conflict or a storage failure (as opposed to bad SQL or values, which are programming errors)."""
+    return _is_lock_error(exc) or is_storage_failure(exc)
+
+
+def warehouse_write_error(path: Path, exc: BaseException) -> HedgingError:
+    """One-line error for a failure to open or write the warehouse, saying why and what to do.
+
+    Lock conflicts become :class:`WarehouseLockedError`; storage failures (full disk, read-only or unwritable
+    ``HEDGING_HOME``) :class:`WarehouseWriteError`; anything else keeps DuckDB's first line.
+    """
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    lower = first.lower()
+    if _is_lock_error(exc):
+        return WarehouseLockedError(
+            f"warehouse {path} is locked by another process ({first}); wait for it or stop it"
+        )
+    for needles, reason in _STORAGE_REASONS:
+        if any(n in lower for n in needles):
+            return WarehouseWriteError(
+                f"warehouse {path}: cannot write, {reason} ({first}); free space or set HEDGING_HOME "
+                "to a writable folder, then re-run (earlier tables are unchanged)"
+            )
+    return WarehouseWriteError(f"warehouse {path}: {first}")
 
 
 class MissingTableError(DataError):
@@ -52,6 +95,12 @@ def _check_identifier(name: str) -> str:
 def _is_lock_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def _lock_holder(exc: BaseException) -> str:
+    """``held by PID n`` when DuckDB's message names the process holding the lock."""
+    found = re.search(r"\(PID (\d+)\)", str(exc))
+    return f"held by PID {found.group(1)}" if found else "holder unknown"
 
 
 class Warehouse:
@@ -82,7 +131,10 @@ class Warehouse:
         WarehouseLockedError
             If the lock is still held after ``lock_timeout_s`` seconds.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise warehouse_write_error(self.path, exc) from exc
         deadline = time.monotonic() + self.lock_timeout_s
         delay = LOCK_BACKOFF_START_S
         while True:
@@ -94,9 +146,10 @@ class Warehouse:
                     if _is_lock_error(exc):
                         raise WarehouseLockedError(
                             f"warehouse {self.path} stayed locked by another process for "
-                            f"{self.lock_timeout_s:.0f} s; close other DuckDB clients and retry"
+                            f"{self.lock_timeout_s:.0f} s ({_lock_holder(exc)}); close other DuckDB "
+                            "clients and retry"
                         ) from exc
-                    raise
+                    raise warehouse_write_error(self.path, exc) from exc
                 time.sleep(delay * (1.0 + random.random()))  # jitter avoids lock-step retries
                 delay = min(delay * 2.0, LOCK_BACKOFF_MAX_S)
         try:
@@ -292,56 +345,148 @@ class Warehouse:
         _check_identifier(table)
         for column in frame.columns:
             _check_identifier(str(column))
-        with self.connect() as con:
-            con.begin()
-            try:
-                prepared = _prepare_write(frame)
-                con.register("_incoming", prepared)
-                con.execute(f"create or replace table {table} as {_incoming_select(prepared)}")
-                con.unregister("_incoming")
-                con.commit()
-            except BaseException:
-                con.rollback()
-                raise
+        prepared = _prepare_write(frame)
+        with self.connect() as con, self._transaction(con):
+            con.register("_incoming", prepared)
+            con.execute(f"create or replace table {table} as {_incoming_select(prepared)}")
+            con.unregister("_incoming")
         return len(frame)
+
+    def replace_tables(
+        self,
+        frames: Mapping[str, pd.DataFrame],
+        *,
+        keep_range: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+        keep_tickers: Sequence[str] | None = None,
+        protected_prefix: str = "raw_",
+    ) -> dict[str, int]:
+        """Replace several whole tables in one transaction: all of them change, or none.
+
+        Parameters
+        ----------
+        frames : mapping of table -> frame
+            The new content of each table (schema follows the frame).
+        keep_range : (first, last) dates, optional
+            The new data range: rows of every other table (not starting with ``protected_prefix``) whose
+            ``date`` or ``as_of`` lies outside it are deleted in the same transaction, so rows that an earlier
+            drop put outside the range (a bad date, a longer history) do not outlive it.
+        keep_tickers : sequence of str, optional
+            The new universe: rows of every other table whose ``ticker`` is not in it are deleted too.
+
+        Returns
+        -------
+        dict of str to int
+            Rows written per table, plus ``pruned:<table>`` entries for the rows removed.
+        """
+        for table, frame in frames.items():
+            _check_identifier(table)
+            for column in frame.columns:
+                _check_identifier(str(column))
+        prepared = {t: _prepare_write(f) for t, f in frames.items()}
+        counts = {t: len(f) for t, f in frames.items()}
+        with self.connect() as con, self._transaction(con):
+            for table, frame in prepared.items():
+                con.register("_incoming", frame)
+                con.execute(f"create or replace table {table} as {_incoming_select(frame)}")
+                con.unregister("_incoming")
+            if keep_range is not None:
+                counts.update(_prune_outside(con, keep_range, set(frames), protected_prefix))
+            if keep_tickers is not None:
+                counts.update(_prune_tickers(con, keep_tickers, set(frames), protected_prefix))
+        return counts
+
+    @contextmanager
+    def _transaction(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """Commit on success; on failure roll back (if a transaction is still open) and re-raise the cause."""
+        con.begin()
+        try:
+            yield
+            con.commit()
+        except BaseException as exc:
+            try:
+                con.rollback()
+            except duckdb.Error:
+                pass  # the failure already ended the transaction; the original error is the one to report
+            if isinstance(exc, duckdb.Error) and _is_storage_error(exc):
+                raise warehouse_write_error(self.path, exc) from exc
+            raise
 
     def _replace(self, table: str, frame: pd.DataFrame, delete: tuple[str, list[Any]]) -> int:
         _check_identifier(table)
         for column in frame.columns:
             _check_identifier(str(column))
         prepared = _prepare_write(frame)
-        with self.connect() as con:
-            con.begin()
-            try:
-                con.register("_incoming", prepared)
-                con.execute(
-                    f"create table if not exists {table} as {_incoming_select(prepared)} limit 0"
-                )
-                existing = {
-                    r[0]
-                    for r in con.execute(
-                        "select column_name from information_schema.columns "
-                        "where table_schema = 'main' and table_name = ?",
-                        [table],
-                    ).fetchall()
-                }
-                for column in prepared.columns:
-                    if column not in existing:  # additive schema evolution only
-                        sql_type = con.execute(
-                            f"select typeof({column}) from ({_incoming_select(prepared)}) limit 1"
-                        ).fetchone()
-                        sql_type = sql_type[0] if sql_type else "VARCHAR"
-                        con.execute(f"alter table {table} add column {column} {sql_type}")
-                sql, params = delete
-                con.execute(f"delete from {table} where {sql}", params)
-                if len(prepared):
-                    con.execute(f"insert into {table} by name {_incoming_select(prepared)}")
-                con.unregister("_incoming")
-                con.commit()
-            except BaseException:
-                con.rollback()
-                raise
+        with self.connect() as con, self._transaction(con):
+            con.register("_incoming", prepared)
+            con.execute(
+                f"create table if not exists {table} as {_incoming_select(prepared)} limit 0"
+            )
+            existing = {
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'main' and table_name = ?",
+                    [table],
+                ).fetchall()
+            }
+            for column in prepared.columns:
+                if column not in existing:  # additive schema evolution only
+                    sql_type = con.execute(
+                        f"select typeof({column}) from ({_incoming_select(prepared)}) limit 1"
+                    ).fetchone()
+                    sql_type = sql_type[0] if sql_type else "VARCHAR"
+                    con.execute(f"alter table {table} add column {column} {sql_type}")
+            sql, params = delete
+            con.execute(f"delete from {table} where {sql}", params)
+            if len(prepared):
+                con.execute(f"insert into {table} by name {_incoming_select(prepared)}")
+            con.unregister("_incoming")
         return len(frame)
+
+
+def _prune_outside(
+    con: duckdb.DuckDBPyConnection,
+    keep_range: tuple[pd.Timestamp, pd.Timestamp],
+    skip: set[str],
+    protected_prefix: str,
+) -> dict[str, int]:
+    """Delete rows dated outside ``keep_range`` from every derived table (``date`` or ``as_of`` column)."""
+    lo, hi = (pd.Timestamp(d).date() for d in keep_range)
+    rows = con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'main' "
+        "and column_name in ('date', 'as_of') order by table_name, column_name"
+    ).fetchall()
+    pruned: dict[str, int] = {}
+    for table, column in rows:
+        if table in skip or table.startswith(protected_prefix) or not IDENTIFIER.match(table):
+            continue
+        where = f"{column} < ? or {column} > ?"
+        n = con.execute(f"select count(*) from {table} where {where}", [lo, hi]).fetchone()[0]
+        if n:
+            con.execute(f"delete from {table} where {where}", [lo, hi])
+            pruned[f"pruned:{table}"] = pruned.get(f"pruned:{table}", 0) + int(n)
+    return pruned
+
+
+def _prune_tickers(
+    con: duckdb.DuckDBPyConnection, keep: Sequence[str], skip: set[str], protected_prefix: str
+) -> dict[str, int]:
+    """Delete rows of tickers outside the universe ``keep`` from every derived table with a ``ticker``."""
+    tables = con.execute(
+        "select table_name from information_schema.columns where table_schema = 'main' "
+        "and column_name = 'ticker' order by table_name"
+    ).fetchall()
+    pruned: dict[str, int] = {}
+    for (table,) in tables:
+        if table in skip or table.startswith(protected_prefix) or not IDENTIFIER.match(table):
+            continue
+        where = "ticker not in (select unnest(?))"
+        n = con.execute(f"select count(*) from {table} where {where}", [list(keep)]).fetchone()[0]
+        if n:
+            con.execute(f"delete from {table} where {where}", [list(keep)])
+            key = f"pruned:{table}"
+            pruned[key] = pruned.get(key, 0) + int(n)
+    return pruned
 
 
 def _to_param(value: Any) -> Any:

@@ -26,9 +26,9 @@ def semantic_env(demo_settings):
     parts = build_partitions(demo_settings)
     instance = dg.DagsterInstance.ephemeral()
     resources = build_resources(demo_settings)
-    raw = {a.key.to_user_string(): a for a in build_raw_assets(parts)}
-    selected = [raw["raw_companies"], raw["raw_descriptions"]]
-    assert dg.materialize(selected, instance=instance, resources=resources).success
+    raw = build_raw_assets(parts)  # one multi-asset holds every raw table
+    selection = ["raw_companies", "raw_descriptions"]
+    assert dg.materialize(raw, selection=selection, instance=instance, resources=resources).success
     wh = Warehouse(demo_settings.warehouse_path)
     tickers = sorted(wh.read("raw_companies")["ticker"])
     instance.add_dynamic_partitions(TICKERS_PARTITION, tickers)

@@ -14,12 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
 import hedging_pipeline
+from hedging_pipeline.cli import _first_error
+from hedging_pipeline.definitions import build_definitions
+from hedging_pipeline.defs.stages import compute_stages
 from hedging_pipeline.warehouse.duckdb import Warehouse
+from hedging_pipeline_tests.conftest import make_settings
 
 CLI_TIMEOUT_S = 900
 """Upper bound for one full CLI run on the demo data (about a minute alone on 2 cores)."""
@@ -410,3 +415,44 @@ def baseline(session_runs) -> CliRun:
 def baseline_tables(baseline) -> dict[str, pd.DataFrame]:
     """Canonical tables of the first uninterrupted run."""
     return warehouse_tables(baseline.warehouse)
+
+
+# -- the raw stage on a copy of a complete warehouse ----------------------------------------------------------
+@pytest.fixture(scope="session")
+def raw_stage_job(reliability_raw_dir, tmp_path_factory) -> str:
+    """Name of the stage job holding the raw assets (the first run of ``hedging-pipeline run``)."""
+    settings = make_settings(reliability_raw_dir, tmp_path_factory.mktemp("stage_names"))
+    repo = build_definitions(settings).get_repository_def()
+    stages = compute_stages(list({id(a): a for a in repo.assets_defs_by_key.values()}.values()))
+    return next(s.job_name for s in stages if dg.AssetKey("raw_prices") in s.asset_keys)
+
+
+@pytest.fixture(scope="session")
+def earlier_warehouse(baseline) -> Path:
+    """The warehouse of the uninterrupted run: the "earlier content" every case must leave intact."""
+    return baseline.warehouse
+
+
+@pytest.fixture(scope="session")
+def earlier_fingerprints(earlier_warehouse) -> dict[str, tuple[int, int]]:
+    return table_fingerprints(earlier_warehouse)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    success: bool
+    message: str
+    warehouse: Path
+
+
+def run_raw_stage(raw_dir: Path, home: Path, earlier: Path, job_name: str) -> Outcome:
+    """Run the raw stage job on ``raw_dir`` against a copy of the ``earlier`` warehouse."""
+    home.mkdir(parents=True)
+    shutil.copyfile(earlier, home / "warehouse.duckdb")
+    defs = build_definitions(make_settings(raw_dir, home))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    message = "" if result.success else _first_error(result)
+    return Outcome(result.success, message, home / "warehouse.duckdb")

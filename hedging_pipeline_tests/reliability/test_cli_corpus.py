@@ -8,7 +8,11 @@ is the same code without the interpreter start-up.
 
 import os
 import re
+import resource
 import shutil
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +24,8 @@ from hedging_pipeline_tests.reliability.conftest import (
     TEST_ENV,
     CliProcess,
     CliRun,
+    cli_command,
+    cli_env,
     table_fingerprints,
 )
 
@@ -98,15 +104,43 @@ CASES = [
     CliCase(
         "bad_raw_file",
         ["run"],
-        r"^raw_prices: prices\.parquet: column 'close' is -3 \(must be > 0\) for ticker \w+ on "
+        r"^raw_drop: prices\.parquet: column 'close' is -3 \(must be > 0\) for ticker \w+ on "
         r"\d{4}-\d\d-\d\d$",
         raw="bad_prices",
         process=True,
     ),
     CliCase(
+        "absurd_price",
+        ["run"],
+        r"^raw_drop: prices\.parquet: column 'close' moves from [\d.]+ to 1e\+12 \(x[\d.e+]+\) for ticker "
+        r"\w+ on \d{4}-\d\d-\d\d, beyond the 50x one-day bound and not explained by a split",
+        raw="absurd_price",
+        process=True,  # a second in-process Dagster run in one pytest process logs its traceback
+    ),
+    CliCase(
+        "future_dated_rows",
+        ["run"],
+        r"^raw_drop: prices\.parquet: 2 row\(s\) dated after the drop's as-of date 2022-12-30 ",
+        raw="future_rows",
+        process=True,
+    ),
+    CliCase(
+        "unwritable_home",
+        ["run"],
+        r"^cannot write /sys/hedging-home\S*: Operation not permitted; set HEDGING_HOME to a writable "
+        r"folder",
+        env={"HEDGING_HOME": "/sys/hedging-home"},
+    ),
+    CliCase(
+        "home_below_a_file",
+        ["run"],
+        r"^cannot write /\S+/a-file/home/dagster: Not a directory; set HEDGING_HOME",
+        env={"HEDGING_HOME": "{root}/a-file/home"},
+    ),
+    CliCase(
         "linked_drop_folder",
         ["run"],
-        r"^raw_prices: prices\.parquet: column 'close' is -3",
+        r"^raw_drop: prices\.parquet: column 'close' is -3",
         raw="linked",
         process=True,
     ),
@@ -128,6 +162,16 @@ class Folders:
         return home
 
 
+def _absurd_price(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.loc[1234, "close"] = 1e12  # finite, positive, absurd
+    return frame
+
+
+def _future_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    late = frame.iloc[[0, 1]].assign(date=pd.to_datetime(["2029-01-02", "2031-06-30"]))
+    return pd.concat([frame, late], ignore_index=True)
+
+
 @pytest.fixture(scope="module")
 def folders(baseline, reliability_raw_dir, tmp_path_factory) -> Folders:
     root = tmp_path_factory.mktemp("cli_corpus")
@@ -139,6 +183,12 @@ def folders(baseline, reliability_raw_dir, tmp_path_factory) -> Folders:
     linked = root / "current"
     os.symlink(bad, linked)
     raw = {"clean": reliability_raw_dir, "bad_prices": bad, "linked": linked}
+    for name, change in (("absurd_price", _absurd_price), ("future_rows", _future_rows)):
+        raw[name] = root / f"raw_{name}"
+        shutil.copytree(reliability_raw_dir, raw[name])
+        frame = change(pd.read_parquet(raw[name] / "prices.parquet"))
+        frame.to_parquet(raw[name] / "prices.parquet", index=False)
+    (root / "a-file").write_text("a file where HEDGING_HOME expects a folder")
     return Folders(root, raw, table_fingerprints(baseline.warehouse), baseline.warehouse)
 
 
@@ -155,8 +205,10 @@ def process_runs(folders) -> dict[str, CliRun]:
     return {name: process.wait() for name, process in processes.items()}
 
 
-def _run_in_process(case: CliCase, folders: Folders, monkeypatch, capsys) -> CliRun:
-    home = folders.home(case)
+def _run_in_process(
+    case: CliCase, folders: Folders, monkeypatch, capsys, home: Path | None = None
+) -> CliRun:
+    home = home or folders.home(case)
     for key in list(os.environ):
         if key.startswith(("HEDGING_", "DAGSTER_")):
             monkeypatch.delenv(key)
@@ -165,7 +217,7 @@ def _run_in_process(case: CliCase, folders: Folders, monkeypatch, capsys) -> Cli
         "HEDGING_RAW_DIR": str(folders.raw[case.raw]),
         "HEDGING_HOME": str(home),
         "DAGSTER_HOME": str(home / "dagster"),  # the CLI exports it; monkeypatch restores it
-        **case.env,
+        **{k: v.format(root=folders.root) for k, v in case.env.items()},
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -196,3 +248,72 @@ def test_linked_drop_folder_is_resolved_and_named(process_runs, folders):
     assert first_line.endswith(f"HEDGING_RAW_DIR at {folders.raw['bad_prices'].resolve()}"), (
         first_line
     )
+
+
+def test_locked_warehouse_gives_one_line(folders):
+    case = CliCase("locked_warehouse", ["run"], "")
+    home = folders.home(case)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(home / "warehouse.duckdb")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        run = CliProcess(
+            case.args, folders.raw["clean"], home, extra_env={"HEDGING_LOCK_TIMEOUT_S": "1"}
+        ).wait()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.returncode == 1, run.output[-3000:]
+    assert "Traceback" not in run.output
+    errors = run.error_lines()
+    assert len(errors) == 1, run.output[-3000:]
+    assert re.search(
+        rf"^error: raw_drop: warehouse \S+ stayed locked by another process for 1 s \(held by PID "
+        rf"{holder.pid}\); close other DuckDB clients and retry$",
+        errors[0],
+    ), errors[0]
+    assert table_fingerprints(run.warehouse) == folders.before
+
+
+LOCK_HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def _limit_file_size(limit: int):
+    def apply() -> None:
+        signal.signal(
+            signal.SIGXFSZ, signal.SIG_IGN
+        )  # a write past the limit fails (EFBIG), no signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_full_disk_gives_one_line(folders, tmp_path):
+    # a file-size limit below the warehouse's size makes every write that grows a file fail as on a full disk
+    case = CliCase("full_disk", ["run"], "")
+    home = folders.home(case)
+    size = (home / "warehouse.duckdb").stat().st_size
+    env = cli_env(folders.raw["clean"], home)
+    result = subprocess.run(
+        [*cli_command(), "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=_limit_file_size(size // 2),
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output[-3000:]
+    assert re.search(r"(File too large|disk is full)", errors[0]), errors[0]
+    assert table_fingerprints(home / "warehouse.duckdb") == folders.before

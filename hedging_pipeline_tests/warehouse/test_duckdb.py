@@ -127,3 +127,23 @@ def test_lock_held_by_another_process_is_retried(tmp_path):
     holder.wait()
     assert len(rows) == 1
     assert time.monotonic() - started > 0.5  # it waited for the other writer instead of failing
+
+
+def test_replace_tables_is_all_or_none_and_prunes_orphans(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    days = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-02-01"])
+    wh.replace_table("raw_a", pd.DataFrame({"x": [1]}))
+    wh.replace_table("prices", pd.DataFrame({"date": days, "ticker": ["A", "B", "A"]}))
+    wh.replace_table("notes", pd.DataFrame({"ticker": ["A", "GONE"], "text": ["a", "g"]}))
+    bad = pd.DataFrame({"y": ["not a date"]}).rename(columns={"y": "date"})
+    with pytest.raises(Exception):  # noqa: B017 - whatever DuckDB raises, nothing may change
+        wh.replace_tables({"raw_a": pd.DataFrame({"x": [2]}), "raw_b": bad.astype("object")})
+    assert wh.read("raw_a")["x"].tolist() == [1] and not wh.has_table("raw_b")
+    counts = wh.replace_tables(
+        {"raw_a": pd.DataFrame({"x": [3]})},
+        keep_range=(pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-31")),
+        keep_tickers=["A", "B"],
+    )
+    assert counts == {"raw_a": 1, "pruned:prices": 1, "pruned:notes": 1}
+    assert wh.read("prices")["date"].tolist() == list(days[:2])
+    assert wh.read("notes")["ticker"].tolist() == ["A"]
