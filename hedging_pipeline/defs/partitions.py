@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from hedging_pipeline.data.calendar import MONTH_KEY_FORMAT
+from hedging_pipeline.data.calendar import MONTH_KEY_FORMAT, last_complete_month
 from hedging_pipeline.data.loaders import raw_date_span
 from hedging_pipeline.settings import Settings
 
@@ -29,6 +29,13 @@ RISK_WARMUP_MONTHS = 25
 FALLBACK_SPAN = (pd.Timestamp("2015-01-01"), pd.Timestamp("2020-12-31"))
 """Used only when the raw prices cannot be read at load time; the run then reports the real error."""
 TICKERS_PARTITION = "tickers"
+__all__ = [
+    "PartitionSet",
+    "build_partitions",
+    "last_complete_month",
+    "month_keys",
+    "partition_window",
+]
 
 
 @dataclass(frozen=True)
@@ -40,13 +47,6 @@ class PartitionSet:
     months: dg.TimeWindowPartitionsDefinition
     hedge_months: dg.TimeWindowPartitionsDefinition
     tickers: dg.DynamicPartitionsDefinition
-
-
-def last_complete_month(data_end: pd.Timestamp) -> pd.Period:
-    """The last month whose final business day is covered by the data."""
-    end = pd.Timestamp(data_end)
-    month = end.to_period("M")
-    return month if (end + pd.offsets.BDay(1)).month != end.month else month - 1
 
 
 def build_partitions(settings: Settings) -> PartitionSet:
