@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from hedging_pipeline.data.drop import frame_digest
 from hedging_pipeline.reporting.plots import markdown_image
 from hedging_pipeline.reporting.tables import frame_to_markdown
 
@@ -44,9 +45,14 @@ def frame_metadata(
     date_column: str | None = "date",
     preview_rows: int = 10,
 ) -> dict[str, Any]:
-    """Row count, date span, ticker count, column schema and a Markdown preview of ``frame``."""
+    """Row count, date span, ticker count, column schema, content digest and a Markdown preview of ``frame``.
+
+    ``content_digest`` identifies the rows written: ``hedging-pipeline run`` re-runs a child only when a
+    parent's digest changed (``defs/selection.py``).
+    """
     meta: dict[str, Any] = {
         "dagster/row_count": dg.MetadataValue.int(len(frame)),
+        "content_digest": dg.MetadataValue.text(frame_digest(frame)),
         "dagster/column_schema": column_schema(frame),
         "preview": dg.MetadataValue.md(frame_to_markdown(frame, max_rows=preview_rows)),
     }
