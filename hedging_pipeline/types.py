@@ -14,15 +14,7 @@ IntArray = npt.NDArray[np.int64]
 Method = Literal["factor", "nlp", "nlp_equal", "hybrid", "gics", "correlation", "market"]
 """Hedge construction methods; ``factor``, ``nlp`` and ``hybrid`` are the ones the CLI offers."""
 
-METHODS: tuple[Method, ...] = (
-    "factor",
-    "nlp",
-    "nlp_equal",
-    "hybrid",
-    "gics",
-    "correlation",
-    "market",
-)
+METHODS: tuple[Method, ...] = ("factor", "nlp", "nlp_equal", "hybrid", "gics", "correlation", "market")
 
 STYLE_FACTORS: tuple[str, ...] = (
     "size",
