@@ -1,0 +1,101 @@
+"""The nightly increment through the sensor path, as a daemon would run it, in one process.
+
+``python benchmarks/sensor_path.py RAW_BEFORE RAW_AFTER`` with ``HEDGING_HOME`` holding a warehouse and instance
+built from ``RAW_BEFORE``: a drop-sensor tick on ``RAW_BEFORE`` (baseline), then ticks on ``RAW_AFTER`` (the
+code location reloaded with the new drop folder) with every requested run executed in process, then ticks of
+the declarative-automation sensor, until nothing more is requested. Prints one line per request.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from hedging_pipeline.definitions import build_definitions
+from hedging_pipeline.defs.automation import AUTOMATION_SENSOR_NAME, SENSOR_NAME
+from hedging_pipeline.instance import ensure_instance_dir
+from hedging_pipeline.settings import load_settings
+
+MAX_TICKS = 6
+
+
+def tick(repo, instance, name: str, cursor: str | None):
+    """Evaluate one tick of sensor ``name``; apply its partition requests; (requests, cursor)."""
+    sensor = repo.get_sensor_def(name)
+    with (
+        dg.build_sensor_context(instance=instance, repository_def=repo, cursor=cursor) as context,
+        dg.partition_loading_context(dynamic_partitions_store=instance),
+    ):
+        result = sensor.evaluate_tick(context)
+    for request in result.dynamic_partitions_requests or []:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    return list(result.run_requests or []), result.cursor
+
+
+def execute(defs, instance, request) -> float:
+    """Run one request in process; seconds."""
+    started = time.monotonic()
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=list(request.asset_selection),
+        partition_key=request.partition_key,
+        tags=dict(request.tags),
+        raise_on_error=False,
+    )
+    seconds = time.monotonic() - started
+    keys = ", ".join(k.to_user_string() for k in request.asset_selection)
+    span = request.partition_key or "..".join(
+        filter(
+            None,
+            (
+                request.tags.get(t)
+                for t in (
+                    "dagster/asset_partition_range_start",
+                    "dagster/asset_partition_range_end",
+                )
+            ),
+        )
+    )
+    print(f"  {seconds:6.1f} s  {'ok' if result.success else 'FAILED'}  {keys} {span}", flush=True)
+    return seconds
+
+
+def main(before: str, after: str) -> int:
+    started = time.monotonic()
+    os.environ["HEDGING_RAW_DIR"] = before
+    settings = load_settings()
+    ensure_instance_dir(settings)
+    instance = dg.DagsterInstance.get()
+    repo = build_definitions(settings).get_repository_def()
+    cursors = {}
+    for name in (SENSOR_NAME, AUTOMATION_SENSOR_NAME):  # baselines: nothing is executed
+        requests, cursors[name] = tick(repo, instance, name, None)
+        print(
+            f"{name} baseline tick: {len(requests)} requests ({time.monotonic() - started:.1f} s)"
+        )
+    os.environ["HEDGING_RAW_DIR"] = after
+    defs = build_definitions(load_settings())
+    repo = defs.get_repository_def()
+    ran = 0.0
+    for name in (SENSOR_NAME, AUTOMATION_SENSOR_NAME):
+        cursor = cursors[name]
+        for _ in range(MAX_TICKS):
+            requests, cursor = tick(repo, instance, name, cursor)
+            print(f"{name} tick: {len(requests)} requests")
+            if not requests:
+                break
+            ran += sum(execute(defs, instance, r) for r in requests)
+    print(f"runs {ran:.1f} s; total {time.monotonic() - started:.1f} s (imports excluded)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    raise SystemExit(main(sys.argv[1], sys.argv[2]))
