@@ -74,3 +74,39 @@ def plot_metadata(png: bytes, *, title: str, save_to: Path | None = None) -> dic
         save_to.write_bytes(png)
         meta[f"{title} (file)"] = dg.MetadataValue.path(str(save_to))
     return meta
+
+
+EMPTY_BY_DESIGN = "empty_by_design"
+"""Metadata entry of a partition that holds no rows on purpose (the reason, in words)."""
+
+
+def add_partition_metadata(
+    context: dg.AssetExecutionContext,
+    frame: pd.DataFrame,
+    *,
+    date_column: str = "date",
+    asset_key: str | dg.AssetKey | None = None,
+    empty_reason: str = "no rows in this month by design (no complete month end or history yet)",
+) -> None:
+    """Give each month partition of the run its own row count, date span and content digest.
+
+    A single-run range otherwise copies the run's one metadata dict onto every partition (a 2005-06 partition
+    reporting the whole 1999-2020 run). Per-partition entries override the run's entries of the same name; a
+    partition without rows says why in ``empty_by_design``. Does nothing for unpartitioned runs.
+    """
+    if not context.has_partition_key_range and not context.has_partition_key:
+        return
+    months = (
+        pd.to_datetime(frame[date_column]).dt.strftime("%Y-%m")
+        if date_column in frame.columns
+        else pd.Series([], dtype=object)
+    )
+    for key in context.partition_keys:
+        rows = frame.loc[(months == key).to_numpy()] if len(frame) else frame
+        meta = frame_metadata(rows, date_column=date_column, preview_rows=5)
+        meta.pop("dagster/column_schema", None)
+        if rows.empty:
+            meta[EMPTY_BY_DESIGN] = dg.MetadataValue.text(empty_reason)
+            meta["first_date"] = meta["last_date"] = dg.MetadataValue.text("none")
+            meta["n_dates"] = dg.MetadataValue.int(0)
+        context.add_asset_metadata(meta, asset_key=asset_key, partition_key=key)

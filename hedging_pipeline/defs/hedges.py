@@ -19,6 +19,7 @@ from hedging_pipeline.defs.common import (
     GROUP_HEDGING,
     OWNER,
     WAREHOUSE_POOL,
+    add_partition_metadata,
     frame_metadata,
     plot_metadata,
 )
@@ -46,6 +47,9 @@ RETURNS_LOOKBACK_MONTHS = RETURNS_LOOKBACK_DAYS // 30 + 1
 """Months of daily returns before a rebalance date that the hedges read."""
 WEIGHTS_BLOCKING, DIAGNOSTICS_BLOCKING = ("constraints_hold",), ("diagnostics_match",)
 DIAGNOSTICS_WARN = ("gap_within_tolerance", "methods_cover_targets")
+
+
+HEDGES_EMPTY = "no rows by design: no risk model or no eligible target at this month end"
 
 
 def _lookback(key: str, months: int) -> dg.AssetDep:
@@ -172,6 +176,10 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
         raise_on_blocking("hedges", checks, WEIGHTS_BLOCKING + DIAGNOSTICS_BLOCKING)
         for month in months:
             _write(wh, month, targets)
+        for key, frame in (("hedge_weights", weights), ("hedge_diagnostics", diagnostics)):
+            add_partition_metadata(
+                context, frame, date_column="as_of", asset_key=key, empty_reason=HEDGES_EMPTY
+            )
         yield from _results(weights, diagnostics, months, checks, warehouse)
 
     return dg.Definitions(assets=[hedges])

@@ -19,6 +19,7 @@ from hedging_pipeline.defs.common import (
     GROUP_RISK,
     OWNER,
     WAREHOUSE_POOL,
+    add_partition_metadata,
     frame_metadata,
     plot_metadata,
 )
@@ -45,6 +46,9 @@ REPORT_NAME = "risk_model_report.md"
 
 EXPOSURE_BLOCKING, EXPOSURE_WARN = ("complete_exposures",), ("standardised_exposures",)
 REGRESSION_BLOCKING, REGRESSION_WARN = ("complete_factor_returns",), ("mean_r2_in_range",)
+
+
+MODEL_EMPTY = "no rows by design: no month end in this month with 504 trading days of history (or the month is open)"
 
 
 def _lookback(key: str, months: int) -> dg.AssetDep:
@@ -121,6 +125,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
         }
         raise_on_blocking("style_exposures", checks, EXPOSURE_BLOCKING)
         wh.write_partition("style_exposures", frame, start=start, end=end)
+        add_partition_metadata(context, frame)
         meta = frame_metadata(frame)
         meta["source"] = dg.MetadataValue.text("vendor" if len(vendor) else "computed")
         meta["n_industries"] = dg.MetadataValue.int(int(frame["industry"].nunique()))
@@ -197,6 +202,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
                 if table != "specific_returns"
                 else {}
             )
+            add_partition_metadata(context, frame, asset_key=table)
             yield dg.MaterializeResult(asset_key=table, metadata=frame_metadata(frame) | extra)
         yield from check_results(
             "factor_returns",
@@ -226,6 +232,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
         checks = {"psd": quality.covariance_psd(frame)}
         raise_on_blocking("factor_covariance", checks, ("psd",))
         wh.write_partition("factor_covariance", frame, start=start, end=end)
+        add_partition_metadata(context, frame, empty_reason=MODEL_EMPTY)
         meta = _as_of_metadata(frame, as_of)
         if len(frame):
             last = frame[frame["date"] == frame["date"].max()]
@@ -263,6 +270,7 @@ def build_risk_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions:
         checks = {"positive_vol": quality.specific_vol_positive(frame)}
         raise_on_blocking("specific_risk", checks, ("positive_vol",))
         wh.write_partition("specific_risk", frame, start=start, end=end)
+        add_partition_metadata(context, frame, empty_reason=MODEL_EMPTY)
         meta = _as_of_metadata(frame, as_of)
         if len(frame):
             meta["median_vol"] = dg.MetadataValue.float(float(frame["vol"].median()))
