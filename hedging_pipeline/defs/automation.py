@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from hedging_pipeline.data.drop import DropState, fingerprints
+from hedging_pipeline.defs.alerts import build_alert_defs
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.plans import (
     NightlyPlan,
@@ -68,6 +69,7 @@ SCHEDULE_NAME = "nightly_refresh"
 HEDGE_SCHEDULE_NAME = "nightly_hedges"
 SENSOR_NAME = "raw_drop_sensor"
 AUTOMATION_SENSOR_NAME = "downstream_automation"
+PARTITION_AUTOMATION_SENSOR_NAME = "stale_partitions_automation"
 
 
 def _sensor_status(config: OperationsSettings) -> dg.DefaultSensorStatus:
@@ -199,10 +201,28 @@ def downstream_condition() -> dg.AutomationCondition:
     ).with_label("downstream_eager")
 
 
+def stale_partition_condition(entry: frozenset[dg.AssetKey]) -> dg.AutomationCondition:
+    """Re-materialise an existing month (hedge month) partition when a mapped parent partition updated.
+
+    What repairs a month re-run by hand: its month-end models (look-back windows included) and then the hedges
+    of those months. Updates of the raw stage are ignored (the drop sensor decides from content digests which
+    months they touch); missing partitions are left to the backfill or the sensor (the month after the data
+    must not be filled with nothing); an update from a run that targeted this asset too does not count.
+    """
+    AC = dg.AutomationCondition
+    updated = AC.any_deps_updated().ignore(dg.AssetSelection.assets(*entry))
+    return (
+        updated.since_last_handled()
+        & ~AC.missing()
+        & ~AC.any_deps_in_progress()
+        & ~AC.in_progress()
+    ).with_label("stale_partition")
+
+
 def build_automation_defs(
     parts: PartitionSet, settings: Settings, stages: list[Stage]
 ) -> dg.Definitions:
-    """Schedules, sensors and jobs that keep the warehouse fresh."""
+    """Schedules, sensors and jobs that keep the warehouse fresh, freshness checks and failure alerts."""
     config = load_operations_settings()
     roles = stage_keys(parts, stages)
     sensors: list[dg.SensorDefinition] = [build_drop_sensor(parts, settings, roles, config)]
@@ -218,6 +238,25 @@ def build_automation_defs(
                 description="Re-materialises unpartitioned downstream assets when a parent updated.",
             )
         )
-    return dg.Definitions(
-        schedules=build_nightly_schedules(parts, settings, roles, config), sensors=sensors
+    if roles.monthly | roles.hedges:
+        sensors.append(
+            dg.AutomationConditionSensorDefinition(
+                PARTITION_AUTOMATION_SENSOR_NAME,
+                target=dg.AssetSelection.assets(*(roles.monthly | roles.hedges)),
+                default_condition=stale_partition_condition(roles.entry),
+                use_user_code_server=True,
+                minimum_interval_seconds=AUTOMATION_INTERVAL_S,
+                default_status=_sensor_status(config),
+                description=(
+                    "Re-materialises month and hedge-month partitions below a re-materialised parent "
+                    "partition (e.g. a month re-run by hand -> its models -> their hedges)."
+                ),
+            )
+        )
+    assets = {k for s in stages for k in s.asset_keys}
+    return dg.Definitions.merge(
+        dg.Definitions(
+            schedules=build_nightly_schedules(parts, settings, roles, config), sensors=sensors
+        ),
+        build_alert_defs(settings, config, assets),
     )

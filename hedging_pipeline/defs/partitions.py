@@ -9,9 +9,10 @@ to about 250 partitions per asset. Month-end risk models share the same partitio
 trading day is the as-of date), so the factor model is one stage.
 
 The definitions start where the raw data starts and end where it ends (read cheaply at load time), not at the
-wall clock, so the UI shows no years of partitions that can never be filled: months run through the month after
-the data's last date (the month a next drop may open), hedge months through the data's last (possibly still open)
-month, which is materialised once it closes.
+wall clock, so the UI shows no years of partitions that can never be filled: months and hedge months run through
+the month after the data's last date (the month a next drop may open, so the sensor can load it before the code
+location is reloaded). ``hedging-pipeline run`` computes hedges for closed months only; the open month's and the
+next month's hedge partitions stay missing until their month closes.
 """
 
 from __future__ import annotations
@@ -72,9 +73,7 @@ def build_partitions(settings: Settings) -> PartitionSet:
     )
     hedge_months = dg.TimeWindowPartitionsDefinition(
         start=min(first_hedge_month, last_month).strftime(MONTH_KEY_FORMAT),
-        end=(data_month + 1).strftime(
-            MONTH_KEY_FORMAT
-        ),  # exclusive: through the data's (open) month
+        end=(data_month + 1 + UPCOMING_MONTHS).strftime(MONTH_KEY_FORMAT),  # as months
         fmt=MONTH_KEY_FORMAT,
         cron_schedule=MONTHLY_CRON,
         timezone="UTC",

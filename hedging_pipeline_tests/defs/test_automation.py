@@ -45,7 +45,7 @@ class World:
         self.graph = self.repo.asset_graph
         self.parts = build_partitions(settings)
         self.sensor_cursor = None
-        self.automation_cursor = None
+        self.automation_cursors = {}
 
     # state ---------------------------------------------------------------------------------------------------
     def keys_in_group(self, groups):
@@ -154,13 +154,14 @@ class World:
         roles = plans.stage_keys(self.parts, _stages(self))
         return plans.nightly_plan(self.instance, self.graph, self.parts, roles, self.raw_dir, when)
 
-    def automation_tick(self):
-        sensor = self.repo.get_sensor_def(ops.AUTOMATION_SENSOR_NAME)
+    def automation_tick(self, name=ops.AUTOMATION_SENSOR_NAME):
+        sensor = self.repo.get_sensor_def(name)
+        cursor = self.automation_cursors.get(name)
         with dg.build_sensor_context(
-            instance=self.instance, repository_def=self.repo, cursor=self.automation_cursor
+            instance=self.instance, repository_def=self.repo, cursor=cursor
         ) as context:
             result = sensor.evaluate_tick(context)
-        self.automation_cursor = result.cursor
+        self.automation_cursors[name] = result.cursor
         return result
 
     # data ----------------------------------------------------------------------------------------------------
@@ -563,3 +564,48 @@ def _parents_have_data(world, key):
         world.instance.get_latest_materialization_event(p) is not None
         for p in world.graph.get(key).parent_keys
     )
+
+
+def test_a_month_rerun_by_hand_reaches_its_models_then_their_hedges(world):
+    """Issue 15 item 2: staleness propagates from a re-materialised month to the hedges, automatically."""
+    roles = plans.stage_keys(world.parts, _stages(world))
+    name = ops.PARTITION_AUTOMATION_SENSOR_NAME
+    assert not world.automation_tick(name).run_requests  # baseline: nothing stale
+    end = world.parts.data_end.to_period("M")
+    month = (end - (BASELINE_MONTHS - 1)).strftime("%Y-%m")  # the oldest recorded month
+    for key in ("factor_returns", "factor_regression_stats", "specific_returns"):  # one op
+        world.record(dg.AssetKey(key), [month])  # the month's regression re-run by hand in the UI
+    requests = world.automation_tick(name).run_requests
+    requested = {(k.to_user_string(), p) for r in requests for k, p in _partitions(world, r)}
+    assert ("factor_covariance", month) in requested and ("specific_risk", month) in requested
+    later = (pd.Period(month, freq="M") + 1).strftime("%Y-%m")
+    assert ("factor_covariance", later) in requested  # its look-back window reads the month too
+    assert not {k for k, _ in requested} & {k.to_user_string() for k in roles.hedges}
+    _record_all(world, requests)
+    requests = world.automation_tick(name).run_requests
+    hedged = {(k.to_user_string(), p) for r in requests for k, p in _partitions(world, r)}
+    closed = set(world.parts.hedge_months.get_partition_keys()) & {month, later}
+    assert closed and {p for k, p in hedged if k == "hedge_weights"} >= closed
+    _record_all(world, requests)
+    assert not world.automation_tick(name).run_requests  # up to date again
+
+
+def _partitions(world, request):
+    """(asset key, partition) pairs a request covers (automation requests carry an asset-graph subset)."""
+    subset = request.asset_graph_subset
+    if subset is None:
+        keys = request.asset_selection or []
+        yield from ((k, request.partition_key) for k in keys)
+        return
+    for key, partitions in subset.partitions_subsets_by_asset_key.items():
+        for partition in partitions.get_partition_keys():
+            yield key, partition
+    for key in subset.non_partitioned_asset_keys:
+        yield key, None
+
+
+def _record_all(world, requests):
+    """What the daemon's backfill would leave: every requested partition materialised (recorded)."""
+    for request in requests:
+        for key, partition in _partitions(world, request):
+            world.record(key, [partition])
