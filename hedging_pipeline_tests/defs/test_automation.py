@@ -271,7 +271,7 @@ def test_schedule_uses_the_configured_timezone(panels_settings, demo_raw_dir, mo
 def test_every_asset_is_described_owned_grouped_kinded_and_pooled(demo_settings):
     """Issue 7 item 4: what the UI shows for every asset before anything runs."""
     graph = build_definitions(demo_settings).get_repository_def().asset_graph
-    groups = {GROUP_RAW, GROUP_PANELS, "risk_model", "nlp", "hedging", "backtest"}
+    groups = {GROUP_RAW, GROUP_PANELS, "risk_model", "nlp", "hedging", "backtest", "reports"}
     nodes = [graph.get(k) for k in graph.materializable_asset_keys]
     assert len(nodes) >= 20
     for node in nodes:
