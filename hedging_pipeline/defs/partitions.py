@@ -70,6 +70,7 @@ def build_partitions(settings: Settings) -> PartitionSet:
         fmt=MONTH_KEY_FORMAT,
         cron_schedule=MONTHLY_CRON,
         timezone="UTC",
+        end_offset=1,  # live data: the month to date exists, so the nightly run can refresh it
     )
     hedge_months = dg.TimeWindowPartitionsDefinition(
         start=min(first_hedge_month, last_month).strftime(MONTH_KEY_FORMAT),

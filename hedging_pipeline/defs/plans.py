@@ -261,9 +261,14 @@ def _take_drop(
         run_key=f"refresh:{drop}",
     )
     note = None
+    beyond = sorted(set(changes.months) - set(months) - unfinished)
+    if beyond and beyond[-1] > max(months, default=""):
+        note = f"months {beyond[0]}..{beyond[-1]} are not partitions yet: reload the code location"
     if request is not None:
-        note = f"refresh {', '.join(files)}" + (
-            f" and months {months[0]}..{months[-1]}" if months else ""
+        note = (
+            (note + "; " if note else "")
+            + f"refresh {', '.join(files)}"
+            + (f" and months {months[0]}..{months[-1]}" if months else "")
         )
     tickers = (set(state.tickers) | set(changes.described_tickers)) - set(changes.removed_tickers)
     state = DropState(

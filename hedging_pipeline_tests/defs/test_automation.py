@@ -47,6 +47,13 @@ class World:
         self.sensor_cursor = None
         self.automation_cursors = {}
 
+    def reload(self):
+        """The code location reloaded (definitions rebuilt from the drop folder as it is now)."""
+        self.defs = build_definitions(self.settings)
+        self.repo = self.defs.get_repository_def()
+        self.graph = self.repo.asset_graph
+        self.parts = build_partitions(self.settings)
+
     # state ---------------------------------------------------------------------------------------------------
     def keys_in_group(self, groups):
         return {
@@ -412,6 +419,7 @@ def test_month_close_hedges_follow_a_successful_refresh_only(world):
     assert not world.sensor_tick().run_requests
 
     world.append_prices(["2023-02-01"])
+    world.reload()  # partitions end at the data (+1 month): a later month needs a reload
     [february] = world.sensor_tick().run_requests
     assert _month_range(february) == ("2023-02", "2023-02")
 
