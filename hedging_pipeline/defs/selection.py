@@ -215,7 +215,12 @@ def raw_changes(
         return stale, None, previous
     changes, digests, _ = diff_drop(raw_dir, previous, prints)
     end = None if changes.data_end is None else changes.data_end.strftime("%Y-%m-%d")
-    return stale, changes, DropState(prints=dict(prints), digests=digests, data_end=end)
+    state_now = DropState(prints=dict(prints), digests=digests, data_end=end)
+    if previous is None and not stale:
+        # A warehouse loaded from these very files before this memory existed: they are the baseline
+        # (missing partitions still run), as the drop sensor does on its first tick.
+        return stale, None, state_now
+    return stale, changes, state_now
 
 
 def _blocks(keys: list[str], order: list[str]) -> tuple[tuple[str, str], ...]:
