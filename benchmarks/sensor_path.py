@@ -14,11 +14,16 @@ from pathlib import Path
 import dagster as dg
 
 from hedging_pipeline.definitions import build_definitions
-from hedging_pipeline.defs.automation import AUTOMATION_SENSOR_NAME, SENSOR_NAME
+from hedging_pipeline.defs.automation import (
+    AUTOMATION_SENSOR_NAME,
+    PARTITION_AUTOMATION_SENSOR_NAME,
+    SENSOR_NAME,
+)
 from hedging_pipeline.instance import ensure_instance_dir
 from hedging_pipeline.settings import load_settings
 
 MAX_TICKS = 6
+SENSORS = (SENSOR_NAME, PARTITION_AUTOMATION_SENSOR_NAME, AUTOMATION_SENSOR_NAME)
 
 
 def tick(repo, instance, name: str, cursor: str | None):
@@ -75,7 +80,7 @@ def main(before: str, after: str) -> int:
     instance = dg.DagsterInstance.get()
     repo = build_definitions(settings).get_repository_def()
     cursors = {}
-    for name in (SENSOR_NAME, AUTOMATION_SENSOR_NAME):  # baselines: nothing is executed
+    for name in SENSORS:  # baselines: nothing is executed
         requests, cursors[name] = tick(repo, instance, name, None)
         print(
             f"{name} baseline tick: {len(requests)} requests ({time.monotonic() - started:.1f} s)"
@@ -84,7 +89,7 @@ def main(before: str, after: str) -> int:
     defs = build_definitions(load_settings())
     repo = defs.get_repository_def()
     ran = 0.0
-    for name in (SENSOR_NAME, AUTOMATION_SENSOR_NAME):
+    for name in SENSORS:
         cursor = cursors[name]
         for _ in range(MAX_TICKS):
             requests, cursor = tick(repo, instance, name, cursor)
