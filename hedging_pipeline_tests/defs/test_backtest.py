@@ -33,7 +33,9 @@ def hedged_settings(panels_settings):
 
 def _materialize(settings, instance, raise_on_error=True):
     defs = build_backtest_defs(build_partitions(settings), settings)
-    inputs = {dg.AssetKey(k) for k in REPORT_INPUTS}  # the report asset (defs/reports.py) renders it
+    inputs = {
+        dg.AssetKey(k) for k in REPORT_INPUTS
+    }  # the report asset (defs/reports.py) renders it
     return dg.materialize(
         [*defs.assets, *build_report_assets(inputs)],
         instance=instance,
