@@ -208,3 +208,14 @@ def test_a_changed_month_marks_its_models_hedges_and_backtest_stale_until_refres
 def test_children_of_follows_the_look_back_forward():
     assert sel.children_of("2020-03", (-2, 0)) == ["2020-05", "2020-04", "2020-03"]
     assert sel.children_of("2020-03", (0, 0)) == ["2020-03"]
+
+
+def test_month_partitions_end_with_the_data_not_the_wall_clock(demo_settings):
+    from hedging_pipeline.defs.partitions import build_partitions
+
+    parts = build_partitions(demo_settings)  # demo data: 2020-01-02 .. 2022-12-30
+    assert parts.data_end == pd.Timestamp("2022-12-30")
+    # through the month after the data (the month a next drop opens), never up to today
+    assert parts.months.get_last_partition_key() == "2023-01"
+    assert parts.hedge_months.get_last_partition_key() == "2023-01"
+    assert len(parts.months.get_partition_keys()) == 37
