@@ -59,8 +59,10 @@ def _parse_tickers(text: str | None) -> list[str] | None:
 
 # -- run ---------------------------------------------------------------------------------------------------------
 def _stage_keys(stage, instance, settings, parts, start, end, tickers) -> list[str] | None:
-    """Partition keys a stage covers (``None`` for unpartitioned stages)."""
+    """Partition keys a stage covers within the run's bounds (``None`` for unpartitioned stages)."""
     import dagster as dg
+
+    from hedging_pipeline.data.calendar import last_complete_month
 
     pdef = stage.partitions_def
     if pdef is None:
@@ -72,6 +74,8 @@ def _stage_keys(stage, instance, settings, parts, start, end, tickers) -> list[s
     lo = max(parts.data_start, start) if start is not None else parts.data_start
     hi = min(parts.data_end, end) if end is not None else parts.data_end
     lo_month, hi_month = lo.to_period("M"), hi.to_period("M")
+    if pdef == parts.hedge_months:  # hedges exist for closed months only
+        hi_month = min(hi_month, last_complete_month(parts.data_end))
     return [k for k in keys if lo_month <= pd.Period(k, freq="M") <= hi_month]
 
 
@@ -140,8 +144,66 @@ def _recover_orphaned_runs(instance) -> None:
         )
 
 
+def _execute_stage(defs, instance, stage, plan, tickers) -> str | None:
+    """Run the plan of one stage (one run per partition block); the first error line, or ``None``."""
+    from hedging_pipeline.defs.executors import run_process_tags
+    from hedging_pipeline.defs.logging import progress_logger_config
+
+    job = defs.resolve_job_def(stage.job_name)
+    subset = None if set(plan.keys) == set(stage.asset_keys) else list(plan.keys)
+    for block in plan.blocks or [None]:
+        tags = {} if block is None else {RANGE_START_TAG: block[0], RANGE_END_TAG: block[1]}
+        if tickers:
+            tags[TARGETS_TAG] = ",".join(tickers)
+        tags.update(run_process_tags())
+        began = time.monotonic()
+        result = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            run_config=progress_logger_config(),
+            raise_on_error=False,
+            asset_selection=subset,
+        )
+        if not result.success:
+            _echo(f"error: {_first_error(result)}")
+            _echo(f"run {result.run_id} failed; earlier materialisations are intact")
+            return _first_error(result)
+        _echo(f"    done in {time.monotonic() - began:.1f} s (run {result.run_id[:8]})")
+    return None
+
+
+def _describe_plan(stage, plan, count: int) -> str:
+    names = ", ".join(k.to_user_string() for k in plan.keys)
+    if plan.blocks is None:
+        return f"[{stage.index + 1}/{count}] {stage.name}: {names} ({plan.reason})"
+    spans = ", ".join(a if a == b else f"{a}..{b}" for a, b in plan.blocks)
+    return f"[{stage.index + 1}/{count}] {stage.name}: {names} over {spans} ({plan.reason})"
+
+
+def _selection(instance, settings: Settings, repo, parts, stages, force: bool):
+    """The stale-only selection context and the drop state to save after a successful run."""
+    from hedging_pipeline.data.digests import fingerprints
+    from hedging_pipeline.defs import selection as sel
+
+    state = sel.load_run_state(settings.home)
+    prints = fingerprints(settings.raw_dir)
+    stale, changes, drop = sel.raw_changes(instance, settings.raw_dir, prints, state)
+    assets = {k: a for k, a in repo.assets_defs_by_key.items()}
+    selection = sel.Selection(
+        instance=instance,
+        assets=assets,
+        parts=parts,
+        log=sel.ChangeLog(instance, state.watermark if state else 0),
+        stale_files=stale,
+        changes=changes,
+        force=force,
+        entry_keys=frozenset(stages[0].asset_keys) if stages else frozenset(),
+    )
+    return selection, drop
+
+
 def command_run(args: argparse.Namespace) -> int:
-    """Materialise the whole asset graph, stage by stage, and print where the results are."""
+    """Materialise what is stale in the asset graph, stage by stage, and print where the results are."""
     settings = load_settings()
     start = _parse_date(args.start, "--start")
     end = _parse_date(args.end, "--end")
@@ -155,50 +217,38 @@ def command_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from hedging_pipeline.definitions import build_definitions
-    from hedging_pipeline.defs.executors import run_process_tags
-    from hedging_pipeline.defs.logging import progress_logger_config
+    from hedging_pipeline.defs import selection as sel
     from hedging_pipeline.defs.partitions import build_partitions
     from hedging_pipeline.defs.stages import compute_stages
 
     defs = build_definitions(settings)
     parts = build_partitions(settings)
     repo = defs.get_repository_def()
-    assets = list(repo.assets_defs_by_key.values())
-    stages = compute_stages(list({id(a): a for a in assets}.values()))
+    stages = compute_stages(list({id(a): a for a in repo.assets_defs_by_key.values()}.values()))
     instance = _open_instance(settings)
     total_start = time.monotonic()
+    selection, drop = _selection(instance, settings, repo, parts, stages, args.force)
     for stage in stages:
         _recover_orphaned_runs(instance)
-        if stage.partitions_def is not None and isinstance(
-            stage.partitions_def, dg.DynamicPartitionsDefinition
-        ):
+        if isinstance(stage.partitions_def, dg.DynamicPartitionsDefinition):
             added = _register_tickers(instance, settings, tickers)
             if added:
                 _echo(f"  registered {added} ticker partitions")
-        keys = _stage_keys(stage, instance, settings, parts, start, end, tickers)
-        names = ", ".join(k.to_user_string() for k in stage.asset_keys)
-        if keys is not None and not keys:
-            _echo(f"[{stage.index + 1}/{len(stages)}] {stage.name}: nothing to do ({names})")
+        window = _stage_keys(stage, instance, settings, parts, start, end, tickers)
+        plan = sel.plan_stage(selection, stage, window)
+        if plan.empty:
+            names = ", ".join(k.to_user_string() for k in stage.asset_keys)
+            why = plan.reason or "no partitions in range"
+            _echo(f"[{stage.index + 1}/{len(stages)}] {stage.name}: nothing to do, {why} ({names})")
             continue
-        span = "" if keys is None else f" over {keys[0]}..{keys[-1]} ({len(keys)} partitions)"
-        _echo(f"[{stage.index + 1}/{len(stages)}] {stage.name}: {names}{span}")
-        tags = {} if keys is None else {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
-        if tickers:
-            tags[TARGETS_TAG] = ",".join(tickers)
-        tags.update(run_process_tags())
-        began = time.monotonic()
-        job = defs.resolve_job_def(stage.job_name)
-        result = job.execute_in_process(
-            instance=instance,
-            tags=tags,
-            run_config=progress_logger_config(),
-            raise_on_error=False,
-        )
-        if not result.success:
-            _echo(f"error: {_first_error(result)}")
-            _echo(f"run {result.run_id} failed; earlier materialisations are intact")
+        _echo(_describe_plan(stage, plan, len(stages)))
+        if _execute_stage(defs, instance, stage, plan, tickers) is not None:
             return EXIT_FAILED
-        _echo(f"    done in {time.monotonic() - began:.1f} s (run {result.run_id[:8]})")
+        selection.log.refresh()
+    if drop is not None and start is None and end is None and tickers is None:
+        # A bounded run leaves changes outside its bounds stale: only a whole run advances the memory.
+        mark = sel.watermark(instance, repo.assets_defs_by_key)
+        sel.save_run_state(settings.home, sel.RunState(drop, mark))
     _summary(settings, time.monotonic() - total_start)
     return EXIT_OK
 
@@ -306,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", help="first trading day to (re)compute, YYYY-MM-DD")
     run.add_argument("--end", help="last trading day to (re)compute, YYYY-MM-DD")
     run.add_argument("--tickers", help="comma-separated tickers for the per-ticker stages")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute every asset in the window, not only what is stale",
+    )
     run.set_defaults(func=command_run)
     ui = sub.add_parser("ui", help="start the Dagster UI (webserver + daemon) on 127.0.0.1")
     ui.add_argument("--port", type=int, default=UI_PORT)

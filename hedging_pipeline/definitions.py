@@ -17,6 +17,7 @@ from hedging_pipeline.defs.logging import progress_logger
 from hedging_pipeline.defs.panels import build_panel_assets
 from hedging_pipeline.defs.partitions import build_partitions
 from hedging_pipeline.defs.raw import build_raw_assets
+from hedging_pipeline.defs.reports import build_report_assets
 from hedging_pipeline.defs.resources import build_resources
 from hedging_pipeline.defs.risk import build_risk_defs
 from hedging_pipeline.defs.semantic import build_semantic_defs
@@ -45,6 +46,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         build_backtest_defs(parts, settings),
     )
     assets = [a for a in (areas.assets or []) if isinstance(a, dg.AssetsDefinition)]
+    reports = build_report_assets({k for a in assets for k in a.keys})
+    areas = dg.Definitions.merge(areas, dg.Definitions(assets=reports))
+    assets += reports
     stages = compute_stages(assets)
     return dg.Definitions.merge(
         areas,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -220,3 +220,126 @@ def _executor_config(env: Mapping[str, str]) -> dict[str, Any] | None:
             f"{EXECUTOR_CONFIG_ENV} must be a JSON object, got {type(config).__name__}"
         )
     return config
+
+
+# -- operations (schedules, sensors, freshness, alerts) -----------------------------------------------------------
+SCHEDULE_TZ_ENV = "HEDGING_SCHEDULE_TZ"
+SCHEDULE_CRON_ENV = "HEDGING_SCHEDULE_CRON"
+AUTOMATION_ENV = "HEDGING_AUTOMATION"
+FRESHNESS_LAG_ENV = "HEDGING_FRESHNESS_LAG_HOURS"
+ALERT_WEBHOOK_ENV = "HEDGING_ALERT_WEBHOOK_URL"
+ALERT_LOG_ENV = "HEDGING_ALERT_LOG"
+DEFAULT_SCHEDULE_TZ = "America/New_York"
+DEFAULT_SCHEDULE_CRON = "30 18 * * 1-5"
+"""18:30 Monday to Friday: after the US close (16:00) and the vendors' end-of-day files."""
+DEFAULT_FRESHNESS_LAG_HOURS = 30.0
+"""A nightly output may lag the newest prices by one night plus the run (18:30 tick to next day 00:30)."""
+AUTOMATION_SWITCH = {"on": True, "off": False}
+_CRON_FIELDS = (  # (name, lowest, highest, names)
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("jan feb mar apr may jun jul aug sep oct nov dec").split()),
+    ("day of week", 0, 7, "sun mon tue wed thu fri sat".split()),
+)
+
+
+@dataclass(frozen=True)
+class OperationsSettings:
+    """Settings of the schedules, sensors, freshness checks and alerts.
+
+    Attributes
+    ----------
+    timezone : str
+        IANA zone the cron is read in (``HEDGING_SCHEDULE_TZ``).
+    cron : str
+        Cron of the nightly refresh (``HEDGING_SCHEDULE_CRON``).
+    running : bool
+        Whether schedules and sensors start RUNNING (``HEDGING_AUTOMATION=on``) or STOPPED (``off``).
+    freshness_lag_hours : float
+        How long after new prices arrive the nightly outputs may lag (``HEDGING_FRESHNESS_LAG_HOURS``).
+    alert_webhook_url : str or None
+        Where run-failure alerts are POSTed (``HEDGING_ALERT_WEBHOOK_URL``); ``None``: the log file only.
+    alert_log : Path or None
+        Alert log file (``HEDGING_ALERT_LOG``); ``None``: ``<HEDGING_HOME>/alerts.log``.
+    """
+
+    timezone: str = DEFAULT_SCHEDULE_TZ
+    cron: str = DEFAULT_SCHEDULE_CRON
+    running: bool = True
+    freshness_lag_hours: float = DEFAULT_FRESHNESS_LAG_HOURS
+    alert_webhook_url: str | None = None
+    alert_log: Path | None = None
+
+
+def _cron_value(text: str, low: int, high: int, names: Sequence[str]) -> int | None:
+    if text.lower() in names:
+        return names.index(text.lower()) + (1 if low == 1 else 0)
+    return int(text) if text.isdigit() and low <= int(text) <= high else None
+
+
+def valid_cron(cron: str) -> bool:
+    """Whether ``cron`` is a five-field cron (numbers, names, ``*``, lists, ranges and steps in range)."""
+    fields = cron.split()
+    if len(fields) != len(_CRON_FIELDS):
+        return False
+    for text, (_, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for item in text.split(","):
+            span, _, step = item.partition("/")
+            if step and not (step.isdigit() and int(step) > 0):
+                return False
+            if span == "*":
+                continue
+            ends = span.split("-")
+            values = [_cron_value(e, low, high, names) for e in ends]
+            if len(ends) > 2 or None in values or (len(values) == 2 and values[0] > values[1]):
+                return False
+    return True
+
+
+def load_operations_settings(env: Mapping[str, str] | None = None) -> OperationsSettings:
+    """Read the operational settings from ``env`` (``os.environ`` by default).
+
+    Raises
+    ------
+    ConfigurationError
+        If the time zone is unknown, the cron invalid, the switch neither ``on`` nor ``off``, the lag not a
+        positive number of hours or the webhook URL not ``http(s)://``.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    env = os.environ if env is None else env
+    timezone = env.get(SCHEDULE_TZ_ENV, "").strip() or DEFAULT_SCHEDULE_TZ
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"{SCHEDULE_TZ_ENV}={timezone!r} is not an IANA time zone (e.g. America/New_York)"
+        ) from None
+    cron = env.get(SCHEDULE_CRON_ENV, "").strip() or DEFAULT_SCHEDULE_CRON
+    if not valid_cron(cron):
+        raise ConfigurationError(f"{SCHEDULE_CRON_ENV}={cron!r} is not a valid cron string")
+    switch = env.get(AUTOMATION_ENV, "").strip().lower() or "on"
+    if switch not in AUTOMATION_SWITCH:
+        raise ConfigurationError(f"{AUTOMATION_ENV}={switch!r} must be 'on' or 'off'")
+    lag_text = env.get(FRESHNESS_LAG_ENV, "").strip() or str(DEFAULT_FRESHNESS_LAG_HOURS)
+    try:
+        lag = float(lag_text)
+    except ValueError:
+        lag = -1.0
+    if not lag > 0:
+        raise ConfigurationError(
+            f"{FRESHNESS_LAG_ENV}={lag_text!r} must be a positive number of hours"
+        )
+    url = env.get(ALERT_WEBHOOK_ENV, "").strip() or None
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{ALERT_WEBHOOK_ENV}={url!r} must be an http:// or https:// URL")
+    log = env.get(ALERT_LOG_ENV, "").strip()
+    return OperationsSettings(
+        timezone=timezone,
+        cron=cron,
+        running=AUTOMATION_SWITCH[switch],
+        freshness_lag_hours=lag,
+        alert_webhook_url=url,
+        alert_log=Path(log).expanduser() if log else None,
+    )

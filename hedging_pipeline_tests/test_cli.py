@@ -49,8 +49,12 @@ def test_run_materialises_everything_and_prints_where(cli_env, capsys):
         assert f"  {table}" in out
     # A second run is idempotent: same row counts everywhere.
     counts = wh.table_counts()
+    capsys.readouterr()
     assert main(["run"]) == 0
     assert wh.table_counts() == counts
+    # ... and stale-only: with nothing changed, no stage runs anything (issue 15).
+    stages = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert stages and all("nothing to do" in line for line in stages), stages
 
 
 def test_run_with_bad_file_exits_nonzero_with_one_line(cli_env, capsys):

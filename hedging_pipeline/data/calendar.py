@@ -16,6 +16,13 @@ def month_key(date: pd.Timestamp) -> str:
     return pd.Timestamp(date).strftime(MONTH_KEY_FORMAT)
 
 
+def last_complete_month(data_end: pd.Timestamp) -> pd.Period:
+    """The last month whose final business day is covered by data ending on ``data_end``."""
+    end = pd.Timestamp(data_end)
+    month = end.to_period("M")
+    return month if (end + pd.offsets.BDay(1)).month != end.month else month - 1
+
+
 def month_end_dates(calendar: Sequence[pd.Timestamp] | pd.DatetimeIndex) -> pd.DatetimeIndex:
     """Last trading day of every month present in ``calendar`` (sorted).
 

@@ -2,7 +2,7 @@
 
 Both read the hedges of every hedge month at once (the walk-forward test stitches all months of a
 target together), so they are recomputed as a whole after the hedges change; on the real universe
-that is seconds. The summary also writes the Markdown report under ``HEDGING_HOME/reports/backtest``.
+that is seconds. The Markdown report is the ``backtest_report`` asset (``defs/reports.py``).
 """
 
 import dagster as dg
@@ -109,13 +109,7 @@ def build_backtest_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         }
         raise_on_blocking("backtest_summary", checks, SUMMARY_BLOCKING)
         warehouse.get().replace_table("backtest_summary", summary)
-        built = report.build_backtest_report(results, summary, weights, diagnostics, returns)
-
-        written = report.write_backtest_report(built, warehouse.reports_dir)
         meta = frame_metadata(summary, date_column=None, preview_rows=len(summary))
-        meta["report"] = dg.MetadataValue.path(str(written.path))
-        for name, png in written.images.items():
-            meta |= plot_metadata(png, title=name.removesuffix(".png"))
         return dg.MaterializeResult(
             metadata=meta,
             check_results=check_results("backtest_summary", checks, blocking=SUMMARY_BLOCKING),

@@ -19,10 +19,11 @@ from hedging_pipeline.defs.common import (
     GROUP_HEDGING,
     OWNER,
     WAREHOUSE_POOL,
+    add_partition_metadata,
     frame_metadata,
+    lookback_dep,
     plot_metadata,
 )
-from hedging_pipeline.defs.common import lookback_dep as _lookback
 from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_blocking
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import EmbeddingModelResource, WarehouseResource
@@ -47,6 +48,9 @@ RETURNS_LOOKBACK_MONTHS = RETURNS_LOOKBACK_DAYS // 30 + 1
 """Months of daily returns before a rebalance date that the hedges read."""
 WEIGHTS_BLOCKING, DIAGNOSTICS_BLOCKING = ("constraints_hold",), ("diagnostics_match",)
 DIAGNOSTICS_WARN = ("gap_within_tolerance", "methods_cover_targets")
+
+
+HEDGES_EMPTY = "no rows by design: no risk model or no eligible target at this month end"
 
 
 def _tagged_tickers(context: dg.AssetExecutionContext) -> list[str] | None:
@@ -113,7 +117,7 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
         "specific_risk",
         "style_exposures",
         "market_caps",
-        _lookback("daily_returns", RETURNS_LOOKBACK_MONTHS),
+        lookback_dep("daily_returns", RETURNS_LOOKBACK_MONTHS),
         "semantic_peers",
         "raw_companies",
     ]
@@ -165,6 +169,10 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
         raise_on_blocking("hedges", checks, WEIGHTS_BLOCKING + DIAGNOSTICS_BLOCKING)
         for month in months:
             _write(wh, month, targets)
+        for key, frame in (("hedge_weights", weights), ("hedge_diagnostics", diagnostics)):
+            add_partition_metadata(
+                context, frame, date_column="as_of", asset_key=key, empty_reason=HEDGES_EMPTY
+            )
         yield from _results(weights, diagnostics, months, checks, warehouse)
 
     return dg.Definitions(assets=[hedges])

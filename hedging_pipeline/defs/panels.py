@@ -11,7 +11,13 @@ import pandas as pd
 
 from hedging_pipeline.data import cleaning, quality
 from hedging_pipeline.data import market_caps as market_caps_checks
-from hedging_pipeline.defs.common import GROUP_PANELS, OWNER, WAREHOUSE_POOL, frame_metadata
+from hedging_pipeline.defs.common import (
+    GROUP_PANELS,
+    OWNER,
+    WAREHOUSE_POOL,
+    add_partition_metadata,
+    frame_metadata,
+)
 from hedging_pipeline.defs.partitions import PartitionSet, partition_window
 from hedging_pipeline.defs.resources import WarehouseResource
 from hedging_pipeline.errors import DataError
@@ -74,6 +80,7 @@ def _market_caps_asset(common: dict) -> dg.AssetsDefinition:
         if len(rejected):
             context.log.warning(f"market_caps: {line}")
         meta = frame_metadata(frame)
+        add_partition_metadata(context, frame)
         meta["missing_market_cap"] = dg.MetadataValue.int(int(frame["market_cap"].isna().sum()))
         meta["by_source"] = dg.MetadataValue.json(frame["cap_source"].value_counts().to_dict())
         checks = {"caps_match_snapshot": quality.QualityResult(rejected.empty, line)}
@@ -121,6 +128,7 @@ def build_panel_assets(parts: PartitionSet) -> list:
         raise_on_blocking("prices", checks, prices_blocking)
         wh.write_partition("prices", frame, start=start, end=end)
         meta = frame_metadata(frame)
+        add_partition_metadata(context, frame)
         meta["stale_rows"] = dg.MetadataValue.int(int(frame["is_stale"].sum()))
         return dg.MaterializeResult(
             metadata=meta, check_results=check_results("prices", checks, blocking=prices_blocking)
@@ -152,6 +160,7 @@ def build_panel_assets(parts: PartitionSet) -> list:
         }
         raise_on_blocking("daily_returns", checks, returns_blocking)
         wh.write_partition("daily_returns", frame, start=start, end=end)
+        add_partition_metadata(context, frame)
         return dg.MaterializeResult(
             metadata=frame_metadata(frame),
             check_results=check_results("daily_returns", checks, blocking=returns_blocking),

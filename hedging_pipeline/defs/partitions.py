@@ -8,8 +8,11 @@ increment small (the current month-to-date partition is recomputed, a few days o
 to about 250 partitions per asset. Month-end risk models share the same partitions (key = the month whose last
 trading day is the as-of date), so the factor model is one stage.
 
-The definitions start where the raw data starts (read cheaply at load time), so the UI shows no years of
-partitions that can never be filled.
+The definitions start where the raw data starts and end where it ends (read cheaply at load time), not at the
+wall clock, so the UI shows no years of partitions that can never be filled: months and hedge months run through
+the month after the data's last date (the month a next drop may open, so the sensor can load it before the code
+location is reloaded). ``hedging-pipeline run`` computes hedges for closed months only; the open month's and the
+next month's hedge partitions stay missing until their month closes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from hedging_pipeline.data.calendar import MONTH_KEY_FORMAT
+from hedging_pipeline.data.calendar import MONTH_KEY_FORMAT, last_complete_month
 from hedging_pipeline.data.loaders import raw_date_span
 from hedging_pipeline.settings import Settings
 
@@ -29,6 +32,17 @@ RISK_WARMUP_MONTHS = 25
 FALLBACK_SPAN = (pd.Timestamp("2015-01-01"), pd.Timestamp("2020-12-31"))
 """Used only when the raw prices cannot be read at load time; the run then reports the real error."""
 TICKERS_PARTITION = "tickers"
+UPCOMING_MONTHS = 1
+"""Month partitions beyond the data's last month: the nightly drop that opens a new month can be loaded before
+the code location is reloaded (which re-reads the data span). Not the wall clock: historical data must not show
+years of "missing" months."""
+__all__ = [
+    "PartitionSet",
+    "build_partitions",
+    "last_complete_month",
+    "month_keys",
+    "partition_window",
+]
 
 
 @dataclass(frozen=True)
@@ -42,13 +56,6 @@ class PartitionSet:
     tickers: dg.DynamicPartitionsDefinition
 
 
-def last_complete_month(data_end: pd.Timestamp) -> pd.Period:
-    """The last month whose final business day is covered by the data."""
-    end = pd.Timestamp(data_end)
-    month = end.to_period("M")
-    return month if (end + pd.offsets.BDay(1)).month != end.month else month - 1
-
-
 def build_partitions(settings: Settings) -> PartitionSet:
     """Build every partitions definition from the raw data's date span."""
     span = raw_date_span(settings.raw_dir) or FALLBACK_SPAN
@@ -56,15 +63,18 @@ def build_partitions(settings: Settings) -> PartitionSet:
     first_risk_month = data_start.to_period("M") + RISK_WARMUP_MONTHS
     last_month = last_complete_month(data_end)
     first_hedge_month = max(first_risk_month, last_month - (settings.backtest_months - 1))
+    data_month = data_end.to_period("M")
     months = dg.TimeWindowPartitionsDefinition(
         start=data_start.strftime(MONTH_KEY_FORMAT),
+        end=(data_month + 1 + UPCOMING_MONTHS).strftime(MONTH_KEY_FORMAT),  # exclusive
         fmt=MONTH_KEY_FORMAT,
         cron_schedule=MONTHLY_CRON,
         timezone="UTC",
-        end_offset=1,  # the current month exists, so the nightly run can refresh month-to-date rows
+        end_offset=1,  # live data: the month to date exists, so the nightly run can refresh it
     )
     hedge_months = dg.TimeWindowPartitionsDefinition(
         start=min(first_hedge_month, last_month).strftime(MONTH_KEY_FORMAT),
+        end=(data_month + 1 + UPCOMING_MONTHS).strftime(MONTH_KEY_FORMAT),  # as months
         fmt=MONTH_KEY_FORMAT,
         cron_schedule=MONTHLY_CRON,
         timezone="UTC",

@@ -20,10 +20,11 @@ from hedging_pipeline.defs.common import (
     GROUP_RISK,
     OWNER,
     WAREHOUSE_POOL,
+    add_partition_metadata,
     frame_metadata,
+    lookback_dep,
     plot_metadata,
 )
-from hedging_pipeline.defs.common import lookback_dep as _lookback
 from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_blocking
 from hedging_pipeline.defs.partitions import PartitionSet, partition_window
 from hedging_pipeline.defs.resources import WarehouseResource
@@ -58,6 +59,9 @@ REPORT_NAME = "risk_model_report.md"
 EXPOSURE_BLOCKING = ("complete_exposures",)
 EXPOSURE_WARN = ("standardised_exposures", "style_coverage")
 REGRESSION_BLOCKING, REGRESSION_WARN = ("complete_factor_returns",), ("mean_r2_in_range",)
+
+
+MODEL_EMPTY = "no rows by design: no month end in this month with 504 trading days of history (or the month is open)"
 
 
 def _month_ends(warehouse: WarehouseResource, start: pd.Timestamp, end: pd.Timestamp):
@@ -105,7 +109,7 @@ def _style_exposures_asset(monthly: dict) -> dg.AssetsDefinition:
     @dg.asset(
         deps=[
             *(
-                _lookback(k, EXPOSURE_LOOKBACK_MONTHS)
+                lookback_dep(k, EXPOSURE_LOOKBACK_MONTHS)
                 for k in ("prices", "daily_returns", "market_caps")
             ),
             "raw_companies",
@@ -144,6 +148,7 @@ def _style_exposures_asset(monthly: dict) -> dg.AssetsDefinition:
         }
         raise_on_blocking("style_exposures", checks, EXPOSURE_BLOCKING)
         wh.write_partition("style_exposures", frame, start=start, end=end)
+        add_partition_metadata(context, frame)
         meta = frame_metadata(frame)
         meta["source"] = dg.MetadataValue.text("vendor" if len(vendor) else "computed")
         meta["n_industries"] = dg.MetadataValue.int(int(frame["industry"].nunique()))
@@ -168,7 +173,7 @@ def _regression_specs() -> list[dg.AssetSpec]:
     return [
         dg.AssetSpec(
             key,
-            deps=[_lookback("style_exposures", 1), "daily_returns"],
+            deps=[lookback_dep("style_exposures", 1), "daily_returns"],
             description=description,
             kinds=KINDS,
             owners=[OWNER],
@@ -227,6 +232,7 @@ def _factor_regression_asset(monthly: dict) -> dg.AssetsDefinition:
                 if table != "specific_returns"
                 else {}
             )
+            add_partition_metadata(context, frame, asset_key=table)
             yield dg.MaterializeResult(asset_key=table, metadata=frame_metadata(frame) | extra)
         yield from check_results(
             "factor_returns",
@@ -244,7 +250,7 @@ def _factor_covariance_asset(monthly: dict) -> dg.AssetsDefinition:
     """``factor_covariance`` at each complete month end."""
 
     @dg.asset(
-        deps=[_lookback("factor_returns", MODEL_LOOKBACK_MONTHS), "trading_calendar"],
+        deps=[lookback_dep("factor_returns", MODEL_LOOKBACK_MONTHS), "trading_calendar"],
         check_specs=check_specs("factor_covariance", ("psd",), ()),
         kinds=KINDS,
         **monthly,
@@ -264,6 +270,7 @@ def _factor_covariance_asset(monthly: dict) -> dg.AssetsDefinition:
         checks = {"psd": quality.covariance_psd(frame)}
         raise_on_blocking("factor_covariance", checks, ("psd",))
         wh.write_partition("factor_covariance", frame, start=start, end=end)
+        add_partition_metadata(context, frame, empty_reason=MODEL_EMPTY)
         meta = _as_of_metadata(frame, as_of)
         if len(frame):
             last = frame[frame["date"] == frame["date"].max()]
@@ -282,7 +289,7 @@ def _specific_risk_asset(monthly: dict) -> dg.AssetsDefinition:
 
     @dg.asset(
         deps=[
-            _lookback("specific_returns", MODEL_LOOKBACK_MONTHS),
+            lookback_dep("specific_returns", MODEL_LOOKBACK_MONTHS),
             "market_caps",
             "trading_calendar",
         ],
@@ -308,6 +315,7 @@ def _specific_risk_asset(monthly: dict) -> dg.AssetsDefinition:
         checks = {"positive_vol": quality.specific_vol_positive(frame)}
         raise_on_blocking("specific_risk", checks, ("positive_vol",))
         wh.write_partition("specific_risk", frame, start=start, end=end)
+        add_partition_metadata(context, frame, empty_reason=MODEL_EMPTY)
         meta = _as_of_metadata(frame, as_of)
         if len(frame):
             meta["median_vol"] = dg.MetadataValue.float(float(frame["vol"].median()))

@@ -14,8 +14,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from hedging_pipeline import settings as hp_settings
+from hedging_pipeline.data import digests as drop
 from hedging_pipeline.definitions import build_definitions
 from hedging_pipeline.defs import automation as ops
+from hedging_pipeline.defs import plans
 from hedging_pipeline.defs.common import GROUP_PANELS, GROUP_RAW
 from hedging_pipeline.defs.partitions import build_partitions
 from hedging_pipeline.errors import ConfigurationError
@@ -42,7 +45,14 @@ class World:
         self.graph = self.repo.asset_graph
         self.parts = build_partitions(settings)
         self.sensor_cursor = None
-        self.automation_cursor = None
+        self.automation_cursors = {}
+
+    def reload(self):
+        """The code location reloaded (definitions rebuilt from the drop folder as it is now)."""
+        self.defs = build_definitions(self.settings)
+        self.repo = self.defs.get_repository_def()
+        self.graph = self.repo.asset_graph
+        self.parts = build_partitions(self.settings)
 
     # state ---------------------------------------------------------------------------------------------------
     def keys_in_group(self, groups):
@@ -74,14 +84,14 @@ class World:
         The warehouse already holds the data (panels fixture); the instance gets the events a full run leaves:
         raw materialisations carrying each file's fingerprint as data version and the last loaded date.
         """
-        prints = ops.fingerprints(self.raw_dir)
+        prints = drop.fingerprints(self.raw_dir)
         end = self.parts.data_end
-        for name, asset in ops.RAW_ASSETS.items():
+        for name, asset in drop.RAW_ASSETS.items():
             self.instance.report_runless_asset_event(
                 dg.AssetMaterialization(
                     asset,
-                    tags={ops.DATA_VERSION_TAG: prints[name]} if prints[name] else None,
-                    metadata={ops.LAST_DATE_METADATA: str(end.date())}
+                    tags={plans.DATA_VERSION_TAG: prints[name]} if prints[name] else None,
+                    metadata={plans.LAST_DATE_METADATA: str(end.date())}
                     if name == "prices"
                     else None,
                 )
@@ -114,8 +124,8 @@ class World:
         real = keys & self.keys_in_group(EXECUTED_GROUPS)
         if real:
             self.execute(real, tags=request.tags, partition_key=request.partition_key)
-        start = request.tags.get(ops.RANGE_START_TAG)
-        end = request.tags.get(ops.RANGE_END_TAG)
+        start = request.tags.get(plans.RANGE_START_TAG)
+        end = request.tags.get(plans.RANGE_END_TAG)
         for key in sorted(keys - real, key=lambda k: k.to_user_string()):
             pdef = self.graph.get(key).partitions_def
             if pdef is None:
@@ -148,16 +158,17 @@ class World:
 
     def nightly(self, when):
         """The nightly schedules' plan at ``when`` (their bodies; the wiring is tested separately)."""
-        roles = ops.stage_keys(self.parts, _stages(self))
-        return ops.nightly_plan(self.instance, self.graph, self.parts, roles, self.raw_dir, when)
+        roles = plans.stage_keys(self.parts, _stages(self))
+        return plans.nightly_plan(self.instance, self.graph, self.parts, roles, self.raw_dir, when)
 
-    def automation_tick(self):
-        sensor = self.repo.get_sensor_def(ops.AUTOMATION_SENSOR_NAME)
+    def automation_tick(self, name=ops.AUTOMATION_SENSOR_NAME):
+        sensor = self.repo.get_sensor_def(name)
+        cursor = self.automation_cursors.get(name)
         with dg.build_sensor_context(
-            instance=self.instance, repository_def=self.repo, cursor=self.automation_cursor
+            instance=self.instance, repository_def=self.repo, cursor=cursor
         ) as context:
             result = sensor.evaluate_tick(context)
-        self.automation_cursor = result.cursor
+        self.automation_cursors[name] = result.cursor
         return result
 
     # data ----------------------------------------------------------------------------------------------------
@@ -195,7 +206,7 @@ def _keys(request):
 
 
 def _month_range(request):
-    return request.tags.get(ops.RANGE_START_TAG), request.tags.get(ops.RANGE_END_TAG)
+    return request.tags.get(plans.RANGE_START_TAG), request.tags.get(plans.RANGE_END_TAG)
 
 
 @pytest.fixture
@@ -211,17 +222,17 @@ def world(panels_settings, demo_raw_dir, tmp_path):
 
 # -- configuration and pure planning ------------------------------------------------------------------------------
 def test_configuration_defaults_and_overrides():
-    config = ops.load_automation_config({})
+    config = hp_settings.load_operations_settings({})
     assert (config.timezone, config.cron, config.running) == (
         "America/New_York",
         "30 18 * * 1-5",
         True,
     )
-    custom = ops.load_automation_config(
+    custom = hp_settings.load_operations_settings(
         {
-            ops.SCHEDULE_TZ_ENV: "Europe/London",
-            ops.SCHEDULE_CRON_ENV: "0 22 * * 1-5",
-            ops.AUTOMATION_ENV: "off",
+            hp_settings.SCHEDULE_TZ_ENV: "Europe/London",
+            hp_settings.SCHEDULE_CRON_ENV: "0 22 * * 1-5",
+            hp_settings.AUTOMATION_ENV: "off",
         }
     )
     assert (custom.timezone, custom.cron, custom.running) == (
@@ -235,24 +246,27 @@ def test_configuration_defaults_and_overrides():
     ("env", "match"),
     [
         (
-            {ops.SCHEDULE_TZ_ENV: "Mars/Olympus"},
+            {hp_settings.SCHEDULE_TZ_ENV: "Mars/Olympus"},
             "HEDGING_SCHEDULE_TZ='Mars/Olympus' is not an IANA",
         ),
         (
-            {ops.SCHEDULE_CRON_ENV: "61 18 * * *"},
+            {hp_settings.SCHEDULE_CRON_ENV: "61 18 * * *"},
             "HEDGING_SCHEDULE_CRON='61 18 \\* \\* \\*' is not",
         ),
-        ({ops.AUTOMATION_ENV: "sometimes"}, "HEDGING_AUTOMATION='sometimes' must be 'on' or 'off'"),
+        (
+            {hp_settings.AUTOMATION_ENV: "sometimes"},
+            "HEDGING_AUTOMATION='sometimes' must be 'on' or 'off'",
+        ),
     ],
 )
 def test_configuration_errors_name_the_variable(env, match):
     with pytest.raises(ConfigurationError, match=match):
-        ops.load_automation_config(env)
+        hp_settings.load_operations_settings(env)
 
 
 def test_schedule_uses_the_configured_timezone(panels_settings, demo_raw_dir, monkeypatch):
-    monkeypatch.setenv(ops.SCHEDULE_TZ_ENV, "Asia/Tokyo")
-    monkeypatch.setenv(ops.AUTOMATION_ENV, "off")
+    monkeypatch.setenv(hp_settings.SCHEDULE_TZ_ENV, "Asia/Tokyo")
+    monkeypatch.setenv(hp_settings.AUTOMATION_ENV, "off")
     repo = build_definitions(make_settings(demo_raw_dir, panels_settings.home)).get_repository_def()
     schedule = repo.get_schedule_def(ops.SCHEDULE_NAME)
     assert schedule.execution_timezone == "Asia/Tokyo"
@@ -264,7 +278,7 @@ def test_schedule_uses_the_configured_timezone(panels_settings, demo_raw_dir, mo
 def test_every_asset_is_described_owned_grouped_kinded_and_pooled(demo_settings):
     """Issue 7 item 4: what the UI shows for every asset before anything runs."""
     graph = build_definitions(demo_settings).get_repository_def().asset_graph
-    groups = {GROUP_RAW, GROUP_PANELS, "risk_model", "nlp", "hedging", "backtest"}
+    groups = {GROUP_RAW, GROUP_PANELS, "risk_model", "nlp", "hedging", "backtest", "reports"}
     nodes = [graph.get(k) for k in graph.materializable_asset_keys]
     assert len(nodes) >= 20
     for node in nodes:
@@ -280,26 +294,26 @@ def test_every_asset_is_described_owned_grouped_kinded_and_pooled(demo_settings)
 def test_months_to_refresh_follow_the_last_date():
     start = pd.Timestamp("2020-01-02")
     # mid-month to the next day: only the open month
-    assert ops.months_since(pd.Timestamp("2022-11-28"), pd.Timestamp("2022-11-29"), start) == [
+    assert drop.months_since(pd.Timestamp("2022-11-28"), pd.Timestamp("2022-11-29"), start) == [
         "2022-11"
     ]
     # previous month already complete (30 Dec 2022 is its last business day): only the new month
-    assert ops.months_since(pd.Timestamp("2022-12-30"), pd.Timestamp("2023-01-03"), start) == [
+    assert drop.months_since(pd.Timestamp("2022-12-30"), pd.Timestamp("2023-01-03"), start) == [
         "2023-01"
     ]
     # the previous month was open when last loaded: it closes now, so both
-    assert ops.months_since(pd.Timestamp("2022-11-29"), pd.Timestamp("2022-12-01"), start) == [
+    assert drop.months_since(pd.Timestamp("2022-11-29"), pd.Timestamp("2022-12-01"), start) == [
         "2022-11",
         "2022-12",
     ]
-    assert ops.months_since(None, pd.Timestamp("2020-03-05"), start) == [
+    assert drop.months_since(None, pd.Timestamp("2020-03-05"), start) == [
         "2020-01",
         "2020-02",
         "2020-03",
     ]
-    assert ops.closed_months(pd.Timestamp("2022-11-29"), pd.Timestamp("2022-11-30")) == ["2022-11"]
-    assert ops.closed_months(pd.Timestamp("2022-11-28"), pd.Timestamp("2022-11-29")) == []
-    assert ops.closed_months(pd.Timestamp("2022-10-14"), pd.Timestamp("2023-01-03")) == [
+    assert drop.closed_months(pd.Timestamp("2022-11-29"), pd.Timestamp("2022-11-30")) == ["2022-11"]
+    assert drop.closed_months(pd.Timestamp("2022-11-28"), pd.Timestamp("2022-11-29")) == []
+    assert drop.closed_months(pd.Timestamp("2022-10-14"), pd.Timestamp("2023-01-03")) == [
         "2022-10",
         "2022-11",
         "2022-12",
@@ -309,14 +323,14 @@ def test_months_to_refresh_follow_the_last_date():
 def test_content_digests_localise_changes(demo_raw_dir, tmp_path):
     raw = tmp_path / "raw"
     shutil.copytree(demo_raw_dir, raw)
-    before = ops.DropState(prints=ops.fingerprints(raw), digests={})
-    _, digests, _ = ops.diff_drop(raw, None, before.prints)
-    state = ops.DropState(prints=before.prints, digests=digests, data_end="2022-12-30")
+    before = drop.DropState(prints=drop.fingerprints(raw), digests={})
+    _, digests, _ = drop.diff_drop(raw, None, before.prints)
+    state = drop.DropState(prints=before.prints, digests=digests, data_end="2022-12-30")
 
     prices = pd.read_parquet(raw / "prices.parquet")
     shuffled = prices.sample(frac=1.0, random_state=7)  # same rows, another order: no change at all
     shuffled.to_parquet(raw / "prices.parquet", index=False)
-    unchanged, _, _ = ops.diff_drop(raw, state, ops.fingerprints(raw))
+    unchanged, _, _ = drop.diff_drop(raw, state, drop.fingerprints(raw))
     assert unchanged.files == ("prices",) and unchanged.months == ()
     row = prices.index[(prices["date"] == "2021-06-15")][0]
     prices.loc[row, "close"] *= 1.01  # a vendor correction in June 2021
@@ -326,9 +340,9 @@ def test_content_digests_localise_changes(demo_raw_dir, tmp_path):
     fundamentals.loc[cut.idxmax(), "revenue"] *= 2  # a restated filing for the latest period
     fundamentals.to_parquet(raw / "fundamentals.parquet", index=False)
 
-    changes, _, _ = ops.diff_drop(raw, state, ops.fingerprints(raw))
+    changes, _, _ = drop.diff_drop(raw, state, drop.fingerprints(raw))
     latest = pd.Timestamp(fundamentals["period_end"].max()).strftime("%Y-%m")
-    carried = ops.month_range(latest, "2022-12")
+    carried = drop.month_range(latest, "2022-12")
     assert set(changes.files) == {"prices", "fundamentals"}
     assert set(changes.months) == {"2021-06", *carried}  # the corrected month + carried filings
     assert changes.closed == ()  # the last date did not move
@@ -350,7 +364,7 @@ def test_next_trading_day_requests_only_its_month_then_nothing(world):
         k.to_user_string() for k in monthly
     }
     assert _month_range(refresh) == ("2023-01", "2023-01")  # December was complete already
-    assert refresh.tags[ops.DROP_TAG] == ops.drop_id(ops.fingerprints(world.raw_dir))
+    assert refresh.tags[plans.DROP_TAG] == drop.drop_id(drop.fingerprints(world.raw_dir))
     assert not result.dynamic_partitions_requests
 
     second = world.sensor_tick()
@@ -364,7 +378,7 @@ def test_next_trading_day_requests_only_its_month_then_nothing(world):
     below_prices = dg.AssetSelection.assets("raw_prices").downstream().resolve(world.graph)
     expected = {
         k.to_user_string()
-        for k in ops.stage_keys(world.parts, _stages(world)).downstream
+        for k in plans.stage_keys(world.parts, _stages(world)).downstream
         if k in below_prices and _parents_have_data(world, k)
     }
     assert followed == expected
@@ -384,7 +398,7 @@ def test_month_close_hedges_follow_a_successful_refresh_only(world):
     world.append_prices(JANUARY)  # January arrives complete: the month closes
     [refresh] = world.sensor_tick().run_requests
     assert _month_range(refresh) == ("2022-06", "2023-01")  # June carried over, one single run
-    state = ops.DropState.from_json(world.sensor_cursor)
+    state = drop.DropState.from_json(world.sensor_cursor)
     assert state.months == ("2022-06", "2023-01") and state.data_end == "2023-01-31"
     assert "2023-01" in state.hedge_months
     assert not world.sensor_tick().run_requests  # hedges wait while the refresh runs
@@ -392,7 +406,7 @@ def test_month_close_hedges_follow_a_successful_refresh_only(world):
     assert not world.sensor_tick().run_requests  # ... and never follow a failed one
 
     world.launch(refresh)  # re-executed after the fix (same tags): a success
-    roles = ops.stage_keys(world.parts, _stages(world))
+    roles = plans.stage_keys(world.parts, _stages(world))
     requests = world.sensor_tick().run_requests
     if roles.hedges:  # June 2022 is before the backtest window: only January's hedges
         [hedges] = requests
@@ -400,30 +414,33 @@ def test_month_close_hedges_follow_a_successful_refresh_only(world):
         world.launch(hedges)
     else:  # the hedge assets have not landed in this checkout: the month waits in the cursor
         assert requests == []
-    state = ops.DropState.from_json(world.sensor_cursor)
+    state = drop.DropState.from_json(world.sensor_cursor)
     assert state.months == () and state.hedge_months == (() if roles.hedges else ("2023-01",))
     assert not world.sensor_tick().run_requests
 
     world.append_prices(["2023-02-01"])
+    world.reload()  # partitions end at the data (+1 month): a later month needs a reload
     [february] = world.sensor_tick().run_requests
     assert _month_range(february) == ("2023-02", "2023-02")
 
 
 def test_refresh_run_status_reads_the_drop_tag():
     instance = dg.DagsterInstance.ephemeral()
-    assert ops.drop_run_status(instance, "d0") is None
+    assert plans.drop_run_status(instance, "d0") is None
     cases = {
         "d1": [dg.DagsterRunStatus.STARTING],
         "d2": [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.FAILURE],
         "d3": [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
         "d4": [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS],  # re-executed after a fix
     }
-    for drop, statuses in cases.items():
+    for drop_key, statuses in cases.items():
         for status in statuses:
             instance.add_run(
-                dg.DagsterRun(job_name="__ASSET_JOB", status=status, tags={ops.DROP_TAG: drop})
+                dg.DagsterRun(
+                    job_name="__ASSET_JOB", status=status, tags={plans.DROP_TAG: drop_key}
+                )
             )
-    assert {d: ops.drop_run_status(instance, d) for d in cases} == {
+    assert {d: plans.drop_run_status(instance, d) for d in cases} == {
         "d1": "running",
         "d2": "running",
         "d3": "failed",
@@ -448,12 +465,14 @@ def test_new_ticker_is_registered_and_only_its_partitions_requested(world):
     assert added.partition_keys == [NEW_TICKER]
     [refresh] = result.run_requests
     assert {"raw_companies", "raw_descriptions"} <= _keys(refresh)
-    assert ops.RANGE_START_TAG not in refresh.tags  # a new company without prices touches no month
+    assert (
+        plans.RANGE_START_TAG not in refresh.tags
+    )  # a new company without prices touches no month
     assert not _keys(refresh) & {k.to_user_string() for k in world.monthly_below("raw_prices")}
     assert NEW_TICKER in world.instance.get_dynamic_partitions("tickers")
 
     world.launch(refresh)
-    roles = ops.stage_keys(world.parts, _stages(world))
+    roles = plans.stage_keys(world.parts, _stages(world))
     follow = world.sensor_tick().run_requests
     if roles.tickers:
         [per_ticker] = follow
@@ -502,7 +521,7 @@ def test_nightly_plan_refreshes_the_month_then_hedges_the_closed_month(world):
     assert _month_range(plan.refresh) == ("2023-01", "2023-01")
     assert plan.hedges is None  # hedges wait for the month's factor model
     world.launch(plan.refresh)
-    roles = ops.stage_keys(world.parts, _stages(world))
+    roles = plans.stage_keys(world.parts, _stages(world))
     plan = world.nightly(datetime(2023, 2, 1, 18, 30, tzinfo=NY))  # the hedge month now exists
     assert plan.refresh is None
     if roles.hedges:
@@ -553,3 +572,48 @@ def _parents_have_data(world, key):
         world.instance.get_latest_materialization_event(p) is not None
         for p in world.graph.get(key).parent_keys
     )
+
+
+def test_a_month_rerun_by_hand_reaches_its_models_then_their_hedges(world):
+    """Issue 15 item 2: staleness propagates from a re-materialised month to the hedges, automatically."""
+    roles = plans.stage_keys(world.parts, _stages(world))
+    name = ops.PARTITION_AUTOMATION_SENSOR_NAME
+    assert not world.automation_tick(name).run_requests  # baseline: nothing stale
+    end = world.parts.data_end.to_period("M")
+    month = (end - (BASELINE_MONTHS - 1)).strftime("%Y-%m")  # the oldest recorded month
+    for key in ("factor_returns", "factor_regression_stats", "specific_returns"):  # one op
+        world.record(dg.AssetKey(key), [month])  # the month's regression re-run by hand in the UI
+    requests = world.automation_tick(name).run_requests
+    requested = {(k.to_user_string(), p) for r in requests for k, p in _partitions(world, r)}
+    assert ("factor_covariance", month) in requested and ("specific_risk", month) in requested
+    later = (pd.Period(month, freq="M") + 1).strftime("%Y-%m")
+    assert ("factor_covariance", later) in requested  # its look-back window reads the month too
+    assert not {k for k, _ in requested} & {k.to_user_string() for k in roles.hedges}
+    _record_all(world, requests)
+    requests = world.automation_tick(name).run_requests
+    hedged = {(k.to_user_string(), p) for r in requests for k, p in _partitions(world, r)}
+    closed = set(world.parts.hedge_months.get_partition_keys()) & {month, later}
+    assert closed and {p for k, p in hedged if k == "hedge_weights"} >= closed
+    _record_all(world, requests)
+    assert not world.automation_tick(name).run_requests  # up to date again
+
+
+def _partitions(world, request):
+    """(asset key, partition) pairs a request covers (automation requests carry an asset-graph subset)."""
+    subset = request.asset_graph_subset
+    if subset is None:
+        keys = request.asset_selection or []
+        yield from ((k, request.partition_key) for k in keys)
+        return
+    for key, partitions in subset.partitions_subsets_by_asset_key.items():
+        for partition in partitions.get_partition_keys():
+            yield key, partition
+    for key in subset.non_partitioned_asset_keys:
+        yield key, None
+
+
+def _record_all(world, requests):
+    """What the daemon's backfill would leave: every requested partition materialised (recorded)."""
+    for request in requests:
+        for key, partition in _partitions(world, request):
+            world.record(key, [partition])

@@ -9,6 +9,7 @@ from hedging_pipeline.backtest.metrics import backtest_hedges
 from hedging_pipeline.backtest.summary import order_methods, summarise_backtest
 from hedging_pipeline.defs.backtest import build_backtest_defs
 from hedging_pipeline.defs.partitions import build_partitions
+from hedging_pipeline.defs.reports import REPORT_INPUTS, build_report_assets
 from hedging_pipeline.defs.resources import build_resources
 from hedging_pipeline.hedging.registry import INDEX_METHODS
 from hedging_pipeline.reporting.backtest_report import IMAGE_NAMES, REPORT_NAME
@@ -34,8 +35,11 @@ def hedged_settings(panels_settings):
 
 def _materialize(settings, instance, raise_on_error=True):
     defs = build_backtest_defs(build_partitions(settings), settings)
+    inputs = {
+        dg.AssetKey(k) for k in REPORT_INPUTS
+    }  # the report asset (defs/reports.py) renders it
     return dg.materialize(
-        list(defs.assets),
+        [*defs.assets, *build_report_assets(inputs)],
         instance=instance,
         resources=build_resources(settings),
         raise_on_error=raise_on_error,
