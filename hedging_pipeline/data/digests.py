@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hedging_pipeline.data.calendar import MONTH_KEY_FORMAT, last_complete_month
+from hedging_pipeline.data.drop import RAW_TABLES
 from hedging_pipeline.data.loaders import file_fingerprint, find_raw_file, raw_date_span, read_table
 from hedging_pipeline.errors import DataError
 
@@ -31,6 +32,8 @@ RAW_ASSETS: dict[str, str] = {
     "exposures": "raw_exposures",
 }
 """Drop-folder file name (without suffix) -> the raw asset (warehouse table) that loads it."""
+DROP_WIDE_ASSETS = tuple(t for t in RAW_TABLES if t not in RAW_ASSETS.values())
+"""Raw tables derived from the whole drop (the quarantine): rewritten whenever any raw file is."""
 MONTHLY_FILES = {"prices": "date", "exposures": "date"}
 """Files digested per calendar month of this column; a changed month is recomputed."""
 CARRY_FORWARD_FILES = {"fundamentals": "period_end"}
@@ -46,6 +49,16 @@ Digests = dict[str, dict[str, str]]
 def fingerprints(raw_dir: Path) -> dict[str, str | None]:
     """Size+mtime fingerprint of every raw file (``None`` when absent)."""
     return {name: file_fingerprint(raw_dir, name) for name in RAW_ASSETS}
+
+
+def raw_assets_of(files) -> list[str]:
+    """Raw assets a change of ``files`` rewrites: each file's table and, when any, the drop-wide tables.
+
+    The raw tables are outputs of one multi-asset (``raw_drop``) that validates the whole drop; selecting one
+    output runs the op for the selected outputs only, so the drop-wide quarantine must be selected with them.
+    """
+    names = [RAW_ASSETS[f] for f in files]
+    return [*names, *DROP_WIDE_ASSETS] if names else []
 
 
 def drop_id(prints: Mapping[str, str | None]) -> str:

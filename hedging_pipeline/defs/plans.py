@@ -25,6 +25,7 @@ from hedging_pipeline.data.digests import (
     fingerprints,
     hedge_candidates,
     months_since,
+    raw_assets_of,
     stale_raw_files,
 )
 from hedging_pipeline.data.loaders import raw_date_span
@@ -151,7 +152,7 @@ def refresh_request(
     Monthly assets are included only when downstream of a refreshed raw asset (a fundamentals change does not
     recompute prices); the months form one single-run range.
     """
-    raw = {dg.AssetKey(RAW_ASSETS[f]) for f in files}
+    raw = {dg.AssetKey(name) for name in raw_assets_of(files)}
     if not raw:
         return None
     below = dg.AssetSelection.assets(*raw).downstream().resolve(graph)

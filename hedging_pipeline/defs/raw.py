@@ -34,6 +34,8 @@ RAW_FILES = {
     "raw_exposures": "exposures",
 }
 """Raw table -> the drop-folder file it copies (its data version is the file's fingerprint)."""
+SHARE_PRICE_COLUMNS = ("date", "ticker", "close", "volume", "split_coefficient")
+"""What share counts read of the raw prices (closes and split factors); the rest of the table is not read."""
 RAW_DESCRIPTIONS = {
     "raw_companies": "Companies of the drop folder (ticker, name, GICS, market-cap snapshots), validated.",
     "raw_prices": "Daily bars of the drop folder, validated (dates, plausible prices, unique keys, tickers).",
@@ -119,7 +121,7 @@ def build_raw_assets(parts: PartitionSet) -> list:
     def share_counts(warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Observed share counts in split-free units, with the date each became known (for market caps)."""
         wh = warehouse.get()
-        prices = cleaning.clean_prices(wh.read("raw_prices"))
+        prices = cleaning.clean_prices(wh.read("raw_prices", columns=SHARE_PRICE_COLUMNS))
         frame = cleaning.share_references(
             prices, wh.read("raw_companies"), wh.read("raw_fundamentals")
         )

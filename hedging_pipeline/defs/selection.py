@@ -29,10 +29,10 @@ import dagster as dg
 import pandas as pd
 
 from hedging_pipeline.data.digests import (
-    RAW_ASSETS,
     DropChanges,
     DropState,
     diff_drop,
+    raw_assets_of,
     stale_raw_files,
 )
 from hedging_pipeline.defs.partitions import PartitionSet
@@ -276,9 +276,10 @@ def plan_entry(sel: Selection, stage: Stage) -> StagePlan:
     """Raw assets of stale files and the stage's helpers below them."""
     if sel.force:
         return StagePlan(stage.asset_keys, None, "forced")
-    raw = {dg.AssetKey(RAW_ASSETS[f]) for f in sel.stale_files}
+    raw = {dg.AssetKey(name) for name in raw_assets_of(sel.stale_files)}
+    never = {k for k in stage.asset_keys if sel.log.latest(k, None) == 0}
     below = {k for k in stage.asset_keys if raw & _ancestors(sel, k, set(stage.asset_keys))}
-    keys = tuple(k for k in stage.asset_keys if k in raw | below)
+    keys = tuple(k for k in stage.asset_keys if k in raw | below | never)
     files = ", ".join(sel.stale_files) or "none"
     return StagePlan(keys, None, f"changed files: {files}")
 

@@ -326,6 +326,13 @@ class RiskValidation:
     n_models: int
 
 
+def _rows_by_date(frame: pd.DataFrame):
+    """``date -> rows of that date`` (an empty frame for other dates), split once instead of per date."""
+    groups = {pd.Timestamp(day): rows for day, rows in frame.groupby(pd.to_datetime(frame["date"]))}
+    empty = frame.iloc[:0]
+    return lambda day: groups.get(pd.Timestamp(day), empty)
+
+
 def validate_risk_model(
     stats: pd.DataFrame,
     factor_returns: pd.DataFrame,
@@ -357,9 +364,8 @@ def validate_risk_model(
     RiskValidation
     """
     as_of = sorted(pd.to_datetime(factor_covariance["date"]).unique())
-    models = [
-        RiskModel.from_frames(d, style_exposures, factor_covariance, specific_risk) for d in as_of
-    ]
+    by_date = [_rows_by_date(f) for f in (style_exposures, factor_covariance, specific_risk)]
+    models = [RiskModel.from_frames(d, *(rows(d) for rows in by_date)) for d in as_of]
     has_future = len(as_of) > 0 and (pd.to_datetime(daily_returns["date"]) > as_of[0]).any()
     bias = (
         bias_statistics(

@@ -201,6 +201,10 @@ class World:
         return {k for k in below if self.graph.get(k).partitions_def == self.parts.months}
 
 
+def _materialisations(world, key):
+    return len(world.instance.fetch_materializations(dg.AssetKey(key), limit=100).records)
+
+
 def _keys(request):
     return {k.to_user_string() for k in request.asset_selection}
 
@@ -360,9 +364,14 @@ def test_next_trading_day_requests_only_its_month_then_nothing(world):
     [refresh] = result.run_requests
     monthly = world.monthly_below("raw_prices")
     assert {"prices", "daily_returns", "market_caps"} <= {k.to_user_string() for k in monthly}
-    assert _keys(refresh) == {"raw_prices", "trading_calendar", "share_counts"} | {
-        k.to_user_string() for k in monthly
-    }
+    # raw_prices is one output of the raw_drop multi-asset: the drop-wide quarantine comes along, the
+    # other files' outputs do not
+    assert _keys(refresh) == {
+        "raw_prices",
+        "raw_quarantine",
+        "trading_calendar",
+        "share_counts",
+    } | {k.to_user_string() for k in monthly}
     assert _month_range(refresh) == ("2023-01", "2023-01")  # December was complete already
     assert refresh.tags[plans.DROP_TAG] == drop.drop_id(drop.fingerprints(world.raw_dir))
     assert not result.dynamic_partitions_requests
@@ -371,7 +380,10 @@ def test_next_trading_day_requests_only_its_month_then_nothing(world):
     assert not second.run_requests and not second.dynamic_partitions_requests
 
     # The run happens; unpartitioned assets below the refreshed month follow declaratively, once.
+    before = {k: _materialisations(world, k) for k in drop.RAW_TABLES}
     world.launch(refresh)
+    rewritten = {k for k in drop.RAW_TABLES if _materialisations(world, k) > before[k]}
+    assert rewritten == {"raw_prices", "raw_quarantine"}  # the op ran for its selected outputs only
     assert not world.sensor_tick().run_requests  # January is not closed: no hedges
     follow = world.automation_tick().run_requests
     followed = set().union(*(_keys(r) for r in follow)) if follow else set()
