@@ -169,3 +169,12 @@ def ui_env(home: Path, raw_dir: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def dismiss_welcome(page) -> None:
+    """Close the "Join the Dagster community" dialog a fresh browser profile shows (if it shows)."""
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.click(timeout=5_000)
+    except Exception:  # noqa: BLE001 - the community dialog only shows on a fresh browser profile
+        pass

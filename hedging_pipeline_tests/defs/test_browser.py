@@ -22,6 +22,7 @@ from hedging_pipeline_tests.defs.browser_support import (
     CHROMIUM_ARGS,
     HOST,
     UiServer,
+    dismiss_welcome,
     graphql,
     require_chromium,
     ui_env,
@@ -97,14 +98,6 @@ def test_ui_serves_graphql_on_localhost_listing_the_assets(ui_server):
     )
 
 
-def _dismiss_welcome(page) -> None:
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.click(timeout=5_000)
-    except Exception:  # noqa: BLE001 - the community dialog only shows on a fresh browser profile
-        pass
-
-
 def _run_ids(port: int) -> set[str]:
     return {r["runId"] for r in graphql(port, RUNS_QUERY)["runsOrError"]["results"]}
 
@@ -138,14 +131,14 @@ def test_asset_graph_materialise_from_ui_and_metadata_plot(ui_server):
 
             # 1. The asset graph: every group of the code location is drawn.
             page.goto(f"{ui_server.url}/asset-groups")
-            _dismiss_welcome(page)
+            dismiss_welcome(page)
             for group in ("raw", "panels", "risk_model", "nlp", "hedging", "backtest"):
                 expect(page.get_by_text(group, exact=True).first).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "ui-asset-graph.png"))
 
             # 2. Materialise raw_companies from its page; the daemon runs it.
             page.goto(f"{ui_server.url}/assets/{UI_ASSET}")
-            _dismiss_welcome(page)
+            dismiss_welcome(page)
             before = _run_ids(ui_server.port)
             page.get_by_role("button", name="Materialize").first.click()
             run = _wait_for_new_run(ui_server.port, before, RUN_TIMEOUT_S)
