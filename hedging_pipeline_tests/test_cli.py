@@ -45,8 +45,10 @@ def test_run_materialises_everything_and_prints_where(cli_env, capsys):
     returns = wh.read("daily_returns")
     first_rows = prices.groupby("ticker")["date"].min()
     assert len(returns) == len(prices) - len(first_rows)  # every day but each ticker's first
-    for table in ("prices", "daily_returns"):
+    for table in ("prices", "daily_returns", "raw_quarantine"):
         assert f"  {table}" in out
+    raw_stage = next(line for line in out.splitlines() if line.startswith("[1/"))
+    assert "raw_quarantine" in raw_stage  # the drop-wide output of the raw_drop multi-asset
     # A second run is idempotent: same row counts everywhere.
     counts = wh.table_counts()
     capsys.readouterr()
