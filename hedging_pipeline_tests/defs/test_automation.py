@@ -16,6 +16,7 @@ import pytest
 
 from hedging_pipeline import settings as hp_settings
 from hedging_pipeline.data import digests as drop
+from hedging_pipeline.data.tables import RAW_TABLES
 from hedging_pipeline.definitions import build_definitions
 from hedging_pipeline.defs import automation as ops
 from hedging_pipeline.defs import plans
@@ -380,9 +381,9 @@ def test_next_trading_day_requests_only_its_month_then_nothing(world):
     assert not second.run_requests and not second.dynamic_partitions_requests
 
     # The run happens; unpartitioned assets below the refreshed month follow declaratively, once.
-    before = {k: _materialisations(world, k) for k in drop.RAW_TABLES}
+    before = {k: _materialisations(world, k) for k in RAW_TABLES}
     world.launch(refresh)
-    rewritten = {k for k in drop.RAW_TABLES if _materialisations(world, k) > before[k]}
+    rewritten = {k for k in RAW_TABLES if _materialisations(world, k) > before[k]}
     assert rewritten == {"raw_prices", "raw_quarantine"}  # the op ran for its selected outputs only
     assert not world.sensor_tick().run_requests  # January is not closed: no hedges
     follow = world.automation_tick().run_requests
