@@ -185,12 +185,50 @@ def hedge_for_cli(
     MissingTableError
         If a needed table has not been materialised.
     """
-    spec = resolve_method(method)
-    if spec.name in INDEX_METHODS:
-        raise InvalidValueError(
-            f"method {method!r} shorts the whole index, not a basket of names; the backtest "
-            "evaluates it (see hedge --compare); pick a basket method such as factor"
-        )
+    resolve_method(method)  # an unknown method fails before any reading
+    position = prepare_position(warehouse, ticker, as_of, notional, settings, peer_model, max_adv)
+    return hedge_position(position, method).report
+
+
+@dataclass(frozen=True)
+class Position:
+    """A position to hedge and everything known about it at the rebalance date.
+
+    Built once by :func:`prepare_position`; each method's hedge is then one
+    :func:`hedge_position` (``hedge --compare`` solves them all on one context).
+    """
+
+    ticker: str
+    as_of: pd.Timestamp
+    notional: float
+    max_adv: float | None
+    inputs: HedgeInputs
+    ctx: HedgeContext
+    liquidity: Liquidity
+
+
+@dataclass(frozen=True)
+class PositionHedge:
+    """One method's hedge of a :class:`Position`: the printed report, its plan and result."""
+
+    report: HedgeReport
+    plan: HedgePlan
+    result: HedgeResult
+
+
+def prepare_position(
+    warehouse: Warehouse,
+    ticker: str,
+    as_of: pd.Timestamp | str | None = None,
+    notional: float | None = None,
+    settings: HedgeSettings = DEFAULT_SETTINGS,
+    peer_model: str | None = None,
+    max_adv: float | None = None,
+) -> Position:
+    """Read the rebalance date's inputs, liquidity and (with ``max_adv``) the ADV caps.
+
+    Same parameters and errors as :func:`hedge_for_cli`.
+    """
     size = DEFAULT_NOTIONAL if notional is None else float(notional)
     check_notional(size)
     when = rebalance_date(warehouse, check_as_of(warehouse, as_of))
@@ -201,20 +239,33 @@ def hedge_for_cli(
     if max_adv is not None:
         caps = adv_weight_caps(liquidity.adv_usd, inputs.risk_model.tickers, size, max_adv)
         settings = replace(settings, solver=replace(settings.solver, name_caps=caps))
-    if spec.candidates == "semantic" and inputs.peers.empty:
+    ctx = inputs.context(settings)
+    return Position(ticker, when, size, max_adv, inputs, ctx, liquidity)
+
+
+def hedge_position(position: Position, method: str) -> PositionHedge:
+    """Plan and solve one method's hedge of ``position`` (errors as :func:`hedge_for_cli`)."""
+    spec = resolve_method(method)
+    ticker, when, size = position.ticker, position.as_of, position.notional
+    if spec.name in INDEX_METHODS:
+        raise InvalidValueError(
+            f"method {method!r} shorts the whole index, not a basket of names; the backtest "
+            "evaluates it (see hedge --compare); pick a basket method such as factor"
+        )
+    if spec.candidates == "semantic" and position.inputs.peers.empty:
         raise InfeasibleHedgeError(
             f"ticker {ticker!r} as of {when.date()}: method {spec.name} needs semantic peers and "
             "none are stored; run the pipeline (hedging-pipeline run) or pick --method factor"
         )
-    ctx = inputs.context(settings)
+    ctx = position.ctx
     plan = plan_hedge(ctx, ticker, spec.name)
-    if max_adv is not None:
-        _check_liquid_enough(plan, liquidity, size, max_adv, settings.solver)
-    result = _solve_capped(ctx, plan, max_adv)
-    basket, peers = _report_lines(inputs, ctx, result, size, liquidity)
-    return HedgeReport(
+    if position.max_adv is not None:
+        _check_liquid_enough(plan, position.liquidity, size, position.max_adv, ctx.settings.solver)
+    result = _solve_capped(ctx, plan, position.max_adv)
+    basket, peers = _report_lines(position.inputs, ctx, result, size, position.liquidity)
+    report = HedgeReport(
         ticker=ticker,
-        name=_company_names(inputs).get(ticker, ""),
+        name=_company_names(position.inputs).get(ticker, ""),
         method=spec.name,
         as_of=when,
         notional=size,
@@ -229,9 +280,10 @@ def hedge_for_cli(
         risk_source=result.risk_source,
         candidates_rule=spec.description,
         peers=peers,
-        max_adv=max_adv,
-        prices_date=liquidity.date,
+        max_adv=position.max_adv,
+        prices_date=position.liquidity.date,
     )
+    return PositionHedge(report, plan, result)
 
 
 @dataclass(frozen=True)
