@@ -314,17 +314,27 @@ def _hedge_arguments(args: argparse.Namespace) -> tuple[str, pd.Timestamp | None
     return ticker[0], _parse_date(args.as_of, "--as-of")
 
 
+def _peer_model(settings: Settings) -> str:
+    """The model id the assets store peers under, computed without importing Dagster.
+
+    Equal to ``EmbeddingModelResource.model_id`` at its default dimension; importing Dagster would
+    cost the ``hedge`` command seconds.
+    """
+    from hedging_pipeline.nlp.embedding import expected_model_id
+
+    return expected_model_id(settings.embedding_model)
+
+
 def command_hedge(args: argparse.Namespace) -> int:
     """Print the hedge basket of one ticker from the warehouse (or every method with --compare)."""
     settings = load_settings()
     ticker, as_of = _hedge_arguments(args)
 
-    from hedging_pipeline.defs.resources import build_resources
     from hedging_pipeline.services import hedges
     from hedging_pipeline.warehouse.duckdb import Warehouse
 
     warehouse = Warehouse(settings.warehouse_path)
-    peer_model = build_resources(settings)["embedding_model"].model_id  # the assets' model id
+    peer_model = _peer_model(settings)
     if args.compare:
         from hedging_pipeline.services import proposal
 
@@ -357,7 +367,6 @@ def command_report(args: argparse.Namespace) -> int:
     settings = load_settings()
     ticker, as_of = _hedge_arguments(args)
 
-    from hedging_pipeline.defs.resources import build_resources
     from hedging_pipeline.services import proposal
     from hedging_pipeline.warehouse.duckdb import Warehouse
 
@@ -369,7 +378,8 @@ def command_report(args: argparse.Namespace) -> int:
         notional=args.notional,
         max_adv=args.max_adv,
         method=args.method,
-        peer_model=build_resources(settings)["embedding_model"].model_id,
+        peer_model=_peer_model(settings),
+        source_note=settings.describe_raw_source(),
     )
     _echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB); open it in a browser")
     return EXIT_OK

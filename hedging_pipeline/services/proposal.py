@@ -136,6 +136,8 @@ def _method_row(position: Position, method: str, realised: pd.DataFrame) -> Meth
     factor = _factor_price(position.ctx.model_risk, position.ticker, result.tickers, result.weights)
     vols = (result.target_vol, result.predicted_te, *factor)
     note = "" if hedge.plan.fallback == "" else f"fell back to {hedge.plan.fallback} candidates"
+    if not math.isfinite(factor[1]):
+        note = "a basket name has no factor-model risk on this date (no common yardstick)"
     return _row_from(method, spec.description, len(result.tickers), vols, realised, note)
 
 
