@@ -78,6 +78,7 @@ def test_run_with_bad_file_exits_nonzero_with_one_line(cli_env, capsys):
         (["hedge", "AAA", "--max-adv", "0.1"], "--max-adv needs --notional"),
         (["hedge", "AAA", "--notional", "1e9", "--max-adv", "5"], "--max-adv 5 must be a fraction"),
         (["report", "AAA", "--notional", "0", "--out", "x.html"], "--notional 0 must be"),
+        (["report", "AAA", "--out", "x.txt"], "--out x.txt: expected an .html file name"),
     ],
 )
 def test_bad_arguments_give_one_line(cli_env, capsys, argv, message):

@@ -236,7 +236,7 @@ def proposal_data(
         "guarantee future risk reduction.",
     ]
     if source_note:
-        notes.append(f"Data: {source_note}.")
+        notes.append(f"{source_note[:1].upper()}{source_note[1:]}.")
     if daily.empty:
         notes.append("No walk-forward record: run the pipeline's backtest for this method first.")
     return Proposal(
