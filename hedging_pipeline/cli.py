@@ -325,6 +325,12 @@ def _peer_model(settings: Settings) -> str:
     return expected_model_id(settings.embedding_model)
 
 
+def _plain_missing_table(exc: HedgingError) -> HedgingError:
+    """A missing warehouse table in the user's words: what is missing and the command that builds it."""
+    what = str(exc).split(";", 1)[0]
+    return HedgingError(f"{what}; build the results first with: hedging-pipeline run")
+
+
 def command_hedge(args: argparse.Namespace) -> int:
     """Print the hedge basket of one ticker from the warehouse (or every method with --compare)."""
     settings = load_settings()
@@ -452,6 +458,20 @@ def _position_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _translated(command):
+    """Run ``command`` with a missing warehouse table reported as what to run, not which asset."""
+
+    def run(args: argparse.Namespace) -> int:
+        from hedging_pipeline.warehouse.duckdb import MissingTableError
+
+        try:
+            return command(args)
+        except MissingTableError as exc:
+            raise _plain_missing_table(exc) from None
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hedging-pipeline``."""
     parser = argparse.ArgumentParser(
@@ -499,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show every method side by side, each priced by the factor model as well as its own "
         "risk, with its realised variance reduction in the backtest",
     )
-    hedge.set_defaults(func=command_hedge)
+    hedge.set_defaults(func=_translated(command_hedge))
     report = sub.add_parser(
         "report",
         help="write a one-file HTML hedge proposal (tables and inline plots)",
@@ -509,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--out", required=True, help="HTML file to write, e.g. proposal.html (required)"
     )
-    report.set_defaults(func=command_report)
+    report.set_defaults(func=_translated(command_report))
     return parser
 
 

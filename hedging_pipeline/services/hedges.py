@@ -91,9 +91,11 @@ def rebalance_date(warehouse: Warehouse, as_of: pd.Timestamp | str | None = None
         "select max(date) as date from factor_covariance where date <= ?", [limit.date()]
     )["date"].iloc[0]
     if pd.isna(found):
+        first = warehouse.query("select min(date) as date from factor_covariance")["date"].iloc[0]
+        since = "none is stored yet" if pd.isna(first) else f"the first is {first:%Y-%m-%d}"
         raise InsufficientHistoryError(
-            f"factor_covariance: no risk model dated on or before {limit.date()}; "
-            "materialise factor_covariance for an earlier month or pick a later --as-of"
+            f"no risk model dated on or before {limit.date()} ({since}: the model needs two years "
+            "of prices); pick a later --as-of"
         )
     return pd.Timestamp(found)
 
