@@ -162,6 +162,8 @@ def _upper_bracket(
     with per-name caps the selection may still hold small-cap names, so the bracket grows (doubling
     its step) until the selected caps sum to at least 1 (``caps_feasible`` guarantees it does).
     """
+    if upper.size == 0 or float(upper.min()) == float(upper.max()):
+        return hi  # one cap for all: any feasible selection holds Σx = 1 at hi
     step = max(hi - lo, np.finfo(float).eps * max(abs(hi), 1.0))
     for _ in range(NU_BRACKET_DOUBLINGS):
         _, x, idx, _ = _phi_at(a, d, np.array([hi]), fixed_in, k, upper)

@@ -98,8 +98,12 @@ def best_cap_total(
     fixed_in = np.zeros(n, dtype=bool) if fixed_in is None else fixed_in
     if (fixed_in & ~allowed).any() or int(fixed_in.sum()) > max_names:
         return -math.inf
-    free = np.sort(upper[allowed & ~fixed_in])[::-1]
-    return float(upper[fixed_in].sum() + free[: max_names - int(fixed_in.sum())].sum())
+    pinned = int(fixed_in.sum())
+    free = upper[allowed & ~fixed_in]
+    slots = min(max_names - pinned, free.size)
+    if free.size and float(free.min()) == float(free.max()):  # one cap for all: no sort needed
+        return float(upper[fixed_in].sum() + slots * float(free[0]))
+    return float(upper[fixed_in].sum() + np.sort(free)[::-1][:slots].sum())
 
 
 def caps_feasible(

@@ -66,13 +66,16 @@ def support_qp(
         Half the multiplier of ``Σw = 1`` (``(Hw − q)_i = nu`` on free names).
     """
     m = q.shape[0]
-    upper = np.broadcast_to(np.asarray(upper, dtype=np.float64), (m,))
+    upper = np.asarray(upper, dtype=np.float64)
+    uniform = upper.ndim == 0 or float(upper.min()) == float(upper.max())
+    # one cap for all stays a scalar: no per-iteration indexing in the common case
+    upper = float(upper.max()) if uniform else upper
     if x0 is None and m > PDAS_MIN_NAMES:
         fast = _pdas_qp(h, q, upper)
         if fast is not None:
             return fast
     if x0 is None:
-        w = feasible_start(upper)
+        w = np.full(m, 1.0 / m) if uniform else feasible_start(upper)
         state = np.zeros(m, dtype=np.int8)  # 0 free, 1 at lower bound 0, 2 at upper bound
     else:
         w = x0.astype(np.float64, copy=True)
@@ -90,7 +93,7 @@ def support_qp(
             ratio = np.full(free.size, np.inf)
             down, up = step < -1e-15, step > 1e-15
             ratio[down] = wf[down] / -step[down]
-            ratio[up] = (upper[free][up] - wf[up]) / step[up]
+            ratio[up] = ((upper if uniform else upper[free][up]) - wf[up]) / step[up]
             k = int(np.argmin(ratio))
             alpha = min(1.0, float(ratio[k]))
             w[free] += alpha * step
@@ -99,7 +102,7 @@ def support_qp(
                 if step[k] < 0:
                     w[i], state[i] = 0.0, 1
                 else:
-                    w[i], state[i] = upper[i], 2
+                    w[i], state[i] = (upper if uniform else upper[i]), 2
                 continue
         grad = h @ w - q
         lower_set = state == 1
@@ -131,7 +134,9 @@ def _kkt_solve(
     return sol[:-1], float(sol[-1])
 
 
-def _pdas_qp(h: FloatArray, q: FloatArray, upper: FloatArray) -> tuple[FloatArray, float] | None:
+def _pdas_qp(
+    h: FloatArray, q: FloatArray, upper: float | FloatArray
+) -> tuple[FloatArray, float] | None:
     """The same QP by a primal-dual active-set method (many bounds change per iteration).
 
     Each iteration solves the KKT system on the free names with the others at their bounds, then
