@@ -234,8 +234,8 @@ def prepare_position(
     size = DEFAULT_NOTIONAL if notional is None else float(notional)
     check_notional(size)
     when = rebalance_date(warehouse, check_as_of(warehouse, as_of))
+    check_known_ticker(warehouse.read(COMPANIES_TABLE, columns=["ticker"])["ticker"], ticker)
     inputs = read_hedge_inputs(warehouse, when, settings)
-    check_known_ticker(inputs, ticker)
     liquidity = read_liquidity(warehouse, when, required=max_adv is not None)
     settings = replace(settings, peer_model=choose_peer_model(inputs.peers, peer_model))
     if max_adv is not None:
@@ -347,9 +347,12 @@ def check_as_of(warehouse: Warehouse, as_of: pd.Timestamp | str | None) -> pd.Ti
     return when
 
 
-def check_known_ticker(inputs: HedgeInputs, ticker: str) -> None:
-    """Raise ``UnknownTickerError`` naming the closest known tickers when ``ticker`` is unknown."""
-    known = sorted(set(inputs.companies["ticker"]) | set(inputs.risk_model.tickers))
+def check_known_ticker(companies: pd.Series, ticker: str) -> None:
+    """Raise ``UnknownTickerError`` naming the closest known tickers when ``ticker`` is unknown.
+
+    ``companies`` holds the tickers of the companies file (the universe).
+    """
+    known = sorted(set(companies))
     if ticker in known:
         return
     close = difflib.get_close_matches(ticker, known, n=SUGGESTIONS, cutoff=SUGGESTION_CUTOFF)
