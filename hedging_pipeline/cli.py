@@ -91,7 +91,13 @@ def _register_tickers(instance, settings: Settings, tickers: list[str] | None) -
         if unknown:
             from hedging_pipeline.errors import UnknownTickerError
 
-            raise UnknownTickerError(f"--tickers: {', '.join(unknown)} not in the companies file")
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], universe, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownTickerError(
+                f"--tickers: {', '.join(unknown)} not in the companies file{hint}"
+            )
     existing = set(instance.get_dynamic_partitions(TICKERS_PARTITION))
     for gone in sorted(existing - set(universe)):  # a corrected companies file removed it
         instance.delete_dynamic_partition(TICKERS_PARTITION, gone)
