@@ -89,9 +89,9 @@ def _register_tickers(instance, settings: Settings, tickers: list[str] | None) -
     if tickers is not None:
         unknown = sorted(set(tickers) - set(universe))
         if unknown:
-            from hedging_pipeline.errors import UnknownTickerError
-
             import difflib
+
+            from hedging_pipeline.errors import UnknownTickerError
 
             close = difflib.get_close_matches(unknown[0], universe, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
