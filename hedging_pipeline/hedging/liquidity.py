@@ -97,8 +97,8 @@ def check_notional(notional: float) -> None:
     """Raise ``InvalidValueError`` unless ``0 < notional ≤ MAX_NOTIONAL_USD`` and finite."""
     if not (math.isfinite(notional) and 0 < notional <= MAX_NOTIONAL_USD):
         raise InvalidValueError(
-            f"--notional {notional:g} must be a position value in USD, above 0 and at most "
-            f"{MAX_NOTIONAL_USD:.0e}"
+            f"--notional {notional:g} must be positive and finite: a position value in USD of at "
+            f"most {MAX_NOTIONAL_USD:.0e}"
         )
 
 
