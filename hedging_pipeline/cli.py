@@ -89,9 +89,15 @@ def _register_tickers(instance, settings: Settings, tickers: list[str] | None) -
     if tickers is not None:
         unknown = sorted(set(tickers) - set(universe))
         if unknown:
+            import difflib
+
             from hedging_pipeline.errors import UnknownTickerError
 
-            raise UnknownTickerError(f"--tickers: {', '.join(unknown)} not in the companies file")
+            close = difflib.get_close_matches(unknown[0], universe, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownTickerError(
+                f"--tickers: {', '.join(unknown)} not in the companies file{hint}"
+            )
     existing = set(instance.get_dynamic_partitions(TICKERS_PARTITION))
     for gone in sorted(existing - set(universe)):  # a corrected companies file removed it
         instance.delete_dynamic_partition(TICKERS_PARTITION, gone)
@@ -297,29 +303,97 @@ def command_ui(args: argparse.Namespace) -> int:
 
 
 # -- hedge -------------------------------------------------------------------------------------------------------
-def command_hedge(args: argparse.Namespace) -> int:
-    """Print the hedge basket of one ticker from the warehouse."""
-    settings = load_settings()
+def _hedge_arguments(args: argparse.Namespace) -> tuple[str, pd.Timestamp | None]:
+    """The one ticker and the ``--as-of`` date; checks ``--notional`` and ``--max-adv`` first."""
+    from hedging_pipeline.hedging.liquidity import check_notional
+
     ticker = _parse_tickers(args.ticker)
     if not ticker or len(ticker) != 1:
-        raise HedgingError(f"hedge: expected one ticker, got {args.ticker!r}")
-    if args.notional is not None and not (math.isfinite(args.notional) and args.notional > 0):
-        raise HedgingError(f"--notional {args.notional:g} must be positive and finite (USD)")
-    as_of = _parse_date(args.as_of, "--as-of")
+        raise HedgingError(f"expected one ticker, got {args.ticker!r}")
+    if args.notional is not None:
+        check_notional(args.notional)
+    if getattr(args, "max_adv", None) is not None:
+        if args.notional is None:
+            raise HedgingError("--max-adv needs --notional (the position value in USD)")
+        if not (math.isfinite(args.max_adv) and 0 < args.max_adv <= 1):
+            raise HedgingError(f"--max-adv {args.max_adv:g} must be a fraction in (0, 1], e.g. 0.1")
+    return ticker[0], _parse_date(args.as_of, "--as-of")
 
-    from hedging_pipeline.defs.resources import build_resources
+
+def _peer_model(settings: Settings) -> str:
+    """The model id the assets store peers under, computed without importing Dagster.
+
+    Equal to ``EmbeddingModelResource.model_id`` at its default dimension; importing Dagster would
+    cost the ``hedge`` command seconds.
+    """
+    from hedging_pipeline.nlp.embedding import expected_model_id
+
+    return expected_model_id(settings.embedding_model)
+
+
+def _plain_missing_table(exc: HedgingError) -> HedgingError:
+    """A missing warehouse table in the user's words: what is missing and the command that builds it."""
+    what = str(exc).split(";", 1)[0]
+    return HedgingError(f"{what}; build the results first with: hedging-pipeline run")
+
+
+def command_hedge(args: argparse.Namespace) -> int:
+    """Print the hedge basket of one ticker from the warehouse (or every method with --compare)."""
+    settings = load_settings()
+    ticker, as_of = _hedge_arguments(args)
+
     from hedging_pipeline.services import hedges
     from hedging_pipeline.warehouse.duckdb import Warehouse
 
+    warehouse = Warehouse(settings.warehouse_path)
+    peer_model = _peer_model(settings)
+    if args.compare:
+        from hedging_pipeline.services import proposal
+
+        table = proposal.compare_methods(
+            warehouse,
+            ticker,
+            as_of=as_of,
+            notional=args.notional,
+            max_adv=args.max_adv,
+            peer_model=peer_model,
+        )
+        _echo(table.to_text())
+        return EXIT_OK
     report = hedges.hedge_for_cli(
-        Warehouse(settings.warehouse_path),
-        ticker[0],
+        warehouse,
+        ticker,
         method=args.method,
         as_of=as_of,
         notional=args.notional,
-        peer_model=build_resources(settings)["embedding_model"].model_id,  # the assets' model id
+        peer_model=peer_model,
+        max_adv=args.max_adv,
     )
     _echo(report.to_text())
+    return EXIT_OK
+
+
+# -- report ------------------------------------------------------------------------------------------------------
+def command_report(args: argparse.Namespace) -> int:
+    """Write the one-file HTML hedge proposal of one ticker."""
+    settings = load_settings()
+    ticker, as_of = _hedge_arguments(args)
+
+    from hedging_pipeline.services import proposal
+    from hedging_pipeline.warehouse.duckdb import Warehouse
+
+    path = proposal.write_proposal(
+        Warehouse(settings.warehouse_path),
+        ticker,
+        args.out,
+        as_of=as_of,
+        notional=args.notional,
+        max_adv=args.max_adv,
+        method=args.method,
+        peer_model=_peer_model(settings),
+        source_note=settings.describe_raw_source(),
+    )
+    _echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB); open it in a browser")
     return EXIT_OK
 
 
@@ -343,39 +417,125 @@ def _storage_failure(exc: BaseException) -> str | None:
     return None
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every argument's default, unless its help already says it in words."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _method_help() -> str:
+    from hedging_pipeline.hedging.registry import ALL_METHODS, INDEX_METHODS
+
+    baskets = ", ".join(m for m in ALL_METHODS if m not in INDEX_METHODS)
+    index = " and ".join(INDEX_METHODS)
+    return (
+        f"hedge method: {baskets} (or <candidates>_<risk>, e.g. correlation_sample); {index} "
+        "are index shorts built by the backtest, shown by --compare"
+    )
+
+
+def _position_arguments(parser: argparse.ArgumentParser) -> None:
+    """``TICKER``, ``--method``, ``--as-of``, ``--notional``, ``--max-adv`` (hedge and report)."""
+    parser.add_argument("ticker", help="the stock held, e.g. AAPL")
+    parser.add_argument("--method", default="factor", help=_method_help())
+    parser.add_argument(
+        "--as-of",
+        dest="as_of",
+        default=None,
+        help="use the latest month-end rebalance on or before this date, YYYY-MM-DD "
+        "(default: the latest)",
+    )
+    parser.add_argument(
+        "--notional",
+        type=float,
+        default=None,
+        help="position value in USD, e.g. 1000000000 (default: 1,000,000)",
+    )
+    parser.add_argument(
+        "--max-adv",
+        dest="max_adv",
+        type=float,
+        default=None,
+        help="cap each name's short at this fraction of its 20-day average daily dollar volume, "
+        "e.g. 0.1 (needs --notional; default: no cap)",
+    )
+
+
+def _translated(command):
+    """Run ``command`` with a missing warehouse table reported as what to run, not which asset."""
+
+    def run(args: argparse.Namespace) -> int:
+        from hedging_pipeline.warehouse.duckdb import MissingTableError
+
+        try:
+            return command(args)
+        except MissingTableError as exc:
+            raise _plain_missing_table(exc) from None
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hedging-pipeline``."""
     parser = argparse.ArgumentParser(
         prog="hedging-pipeline",
+        formatter_class=_HelpFormatter,
         description="Nightly hedges for concentrated stock positions, as a Dagster code location.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
-        "run", help="materialise the whole asset graph and print where results are"
+        "run",
+        help="materialise the whole asset graph and print where results are",
+        formatter_class=_HelpFormatter,
     )
-    run.add_argument("--start", help="first trading day to (re)compute, YYYY-MM-DD")
-    run.add_argument("--end", help="last trading day to (re)compute, YYYY-MM-DD")
-    run.add_argument("--tickers", help="comma-separated tickers for the per-ticker stages")
+    run.add_argument(
+        "--start", help="first trading day to (re)compute, YYYY-MM-DD (default: the first)"
+    )
+    run.add_argument(
+        "--end", help="last trading day to (re)compute, YYYY-MM-DD (default: the last)"
+    )
+    run.add_argument(
+        "--tickers", help="comma-separated tickers for the per-ticker stages (default: all)"
+    )
     run.add_argument(
         "--force",
         action="store_true",
         help="recompute every asset in the window, not only what is stale",
     )
     run.set_defaults(func=command_run)
-    ui = sub.add_parser("ui", help="start the Dagster UI (webserver + daemon) on 127.0.0.1")
-    ui.add_argument("--port", type=int, default=UI_PORT)
-    ui.set_defaults(func=command_ui)
-    hedge = sub.add_parser("hedge", help="print the hedge basket of a ticker")
-    hedge.add_argument("ticker")
-    hedge.add_argument(
-        "--method",
-        default="factor",
-        help="hedge method: factor (default), nlp, hybrid, or any basket method of the backtest "
-        "(stored name or <candidates>_<risk>, e.g. correlation_sample)",
+    ui = sub.add_parser(
+        "ui",
+        help="start the Dagster UI (webserver + daemon) on 127.0.0.1",
+        formatter_class=_HelpFormatter,
     )
-    hedge.add_argument("--as-of", dest="as_of", help="rebalance date (default: the latest)")
-    hedge.add_argument("--notional", type=float, default=None, help="position value in USD")
-    hedge.set_defaults(func=command_hedge)
+    ui.add_argument("--port", type=int, default=UI_PORT, help="TCP port of the web UI")
+    ui.set_defaults(func=command_ui)
+    hedge = sub.add_parser(
+        "hedge",
+        help="print the hedge basket of a ticker (or every method side by side)",
+        formatter_class=_HelpFormatter,
+    )
+    _position_arguments(hedge)
+    hedge.add_argument(
+        "--compare",
+        action="store_true",
+        help="show every method side by side, each priced by the factor model as well as its own "
+        "risk, with its realised variance reduction in the backtest",
+    )
+    hedge.set_defaults(func=_translated(command_hedge))
+    report = sub.add_parser(
+        "report",
+        help="write a one-file HTML hedge proposal (tables and inline plots)",
+        formatter_class=_HelpFormatter,
+    )
+    _position_arguments(report)
+    report.add_argument(
+        "--out", required=True, help="HTML file to write, e.g. proposal.html (required)"
+    )
+    report.set_defaults(func=_translated(command_report))
     return parser
 
 

@@ -74,6 +74,13 @@ def test_run_with_bad_file_exits_nonzero_with_one_line(cli_env, capsys):
         (["run", "--start", "2020-13-01"], "--start '2020-13-01' is not a date"),
         (["run", "--tickers", "A';DROP"], "--tickers: invalid ticker"),
         (["hedge", "AAA", "--notional", "-5"], "--notional -5 must be positive and finite"),
+        (["hedge", "AAA", "--notional", "nan"], "--notional nan must be positive and finite"),
+        (["hedge", "AAA", "--notional", "inf"], "--notional inf must be positive and finite"),
+        (["hedge", "AAA", "--notional", "2e13"], "a position value in USD of at most 1e+13"),
+        (["hedge", "AAA", "--max-adv", "0.1"], "--max-adv needs --notional"),
+        (["hedge", "AAA", "--notional", "1e9", "--max-adv", "5"], "--max-adv 5 must be a fraction"),
+        (["report", "AAA", "--notional", "0", "--out", "x.html"], "--notional 0 must be"),
+        (["report", "AAA", "--out", "x.txt"], "--out x.txt: expected an .html file name"),
     ],
 )
 def test_bad_arguments_give_one_line(cli_env, capsys, argv, message):

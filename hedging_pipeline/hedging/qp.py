@@ -1,5 +1,7 @@
 """The capped QP on a fixed support: ``min wᵀHw − 2qᵀw`` s.t. ``Σw = 1``, ``0 ≤ w ≤ u``.
 
+``u`` is one cap for every name or a per-name vector (liquidity caps).
+
 Two active-set methods share one KKT solve: the primal-dual method (many bounds change per
 iteration, tried first on larger supports) and the primal method (always converges; warm-startable).
 """
@@ -21,8 +23,25 @@ KKT_TOLERANCE = 1e-12
 """Tolerance of the active-set optimality test, relative to the largest ``H_ii``."""
 
 
+def feasible_start(upper: FloatArray) -> FloatArray:
+    """A point of ``Σw = 1``, ``0 ≤ w ≤ u``: water-filling ``w_i = min(u_i, t)``.
+
+    Equal weights ``1/m`` when every cap allows them. Requires ``Σu ≥ 1``.
+    """
+    m = upper.shape[0]
+    level = 1.0 / m
+    if float(upper.min()) >= level:
+        return np.full(m, level)
+    caps = np.sort(upper)
+    # Σ min(u_i, t) = 1: with the j smallest caps at their cap, t = (1 − Σ_{<j} u) / (m − j)
+    below = np.concatenate([[0.0], np.cumsum(caps)[:-1]])
+    levels = (1.0 - below) / (m - np.arange(m))
+    j = int(np.argmax(levels <= caps))
+    return np.minimum(upper, levels[j])
+
+
 def support_qp(
-    h: FloatArray, q: FloatArray, upper: float, x0: FloatArray | None = None
+    h: FloatArray, q: FloatArray, upper: float | FloatArray, x0: FloatArray | None = None
 ) -> tuple[FloatArray, float]:
     """Minimise ``wᵀHw − 2qᵀw`` s.t. ``Σw = 1``, ``0 ≤ w ≤ upper`` by a primal active-set method.
 
@@ -32,10 +51,12 @@ def support_qp(
         Positive definite ``(m, m)``.
     q : FloatArray
         ``(m,)``.
-    upper : float
-        Weight cap; ``m · upper ≥ 1`` is required (the caller ensures it).
+    upper : float or FloatArray
+        Weight cap, one for all or ``(m,)`` per name; ``Σ upper ≥ 1`` is required (the caller
+        ensures it).
     x0 : FloatArray, optional
-        Feasible warm start (entries at 0 or ``upper`` start on their bound); default equal weights.
+        Feasible warm start (entries at 0 or ``upper`` start on their bound); default equal weights
+        (water-filled under per-name caps, :func:`feasible_start`).
 
     Returns
     -------
@@ -45,12 +66,16 @@ def support_qp(
         Half the multiplier of ``Σw = 1`` (``(Hw − q)_i = nu`` on free names).
     """
     m = q.shape[0]
+    upper = np.asarray(upper, dtype=np.float64)
+    uniform = upper.ndim == 0 or float(upper.min()) == float(upper.max())
+    # one cap for all stays a scalar: no per-iteration indexing in the common case
+    upper = float(upper.max()) if uniform else upper
     if x0 is None and m > PDAS_MIN_NAMES:
         fast = _pdas_qp(h, q, upper)
         if fast is not None:
             return fast
     if x0 is None:
-        w = np.full(m, 1.0 / m)
+        w = np.full(m, 1.0 / m) if uniform else feasible_start(upper)
         state = np.zeros(m, dtype=np.int8)  # 0 free, 1 at lower bound 0, 2 at upper bound
     else:
         w = x0.astype(np.float64, copy=True)
@@ -68,7 +93,7 @@ def support_qp(
             ratio = np.full(free.size, np.inf)
             down, up = step < -1e-15, step > 1e-15
             ratio[down] = wf[down] / -step[down]
-            ratio[up] = (upper - wf[up]) / step[up]
+            ratio[up] = ((upper if uniform else upper[free][up]) - wf[up]) / step[up]
             k = int(np.argmin(ratio))
             alpha = min(1.0, float(ratio[k]))
             w[free] += alpha * step
@@ -77,7 +102,7 @@ def support_qp(
                 if step[k] < 0:
                     w[i], state[i] = 0.0, 1
                 else:
-                    w[i], state[i] = upper, 2
+                    w[i], state[i] = (upper if uniform else upper[i]), 2
                 continue
         grad = h @ w - q
         lower_set = state == 1
@@ -109,7 +134,9 @@ def _kkt_solve(
     return sol[:-1], float(sol[-1])
 
 
-def _pdas_qp(h: FloatArray, q: FloatArray, upper: float) -> tuple[FloatArray, float] | None:
+def _pdas_qp(
+    h: FloatArray, q: FloatArray, upper: float | FloatArray
+) -> tuple[FloatArray, float] | None:
     """The same QP by a primal-dual active-set method (many bounds change per iteration).
 
     Each iteration solves the KKT system on the free names with the others at their bounds, then

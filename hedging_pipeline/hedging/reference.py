@@ -84,7 +84,8 @@ class PerspectiveRelaxation:
 class ExactMIQP:
     """The exact mixed-integer problem for SCIP, compiled once per shape: the reference solver.
 
-    ``min ‖b − Bᵀw‖² + Σ d_i w_i²`` s.t. ``Σw = 1``, ``0 ≤ w ≤ u z``, ``Σz ≤ K``, ``z ∈ {0, 1}ⁿ``.
+    ``min ‖b − Bᵀw‖² + Σ d_i w_i²`` s.t. ``Σw = 1``, ``0 ≤ w ≤ u z``, ``Σz ≤ K``, ``z ∈ {0, 1}ⁿ``,
+    with ``u`` the per-name caps (a parameter: ``SolverSettings.upper_bounds``).
 
     With ``perspective=True`` the same problem is written as ``‖Rᵀw‖² − 2cᵀw + Σ t_i`` with
     ``t_i z_i ≥ d'_i w_i²`` (``R``, ``d'`` as in the relaxation): identical for binary ``z``, with
@@ -100,12 +101,14 @@ class ExactMIQP:
         self.root = cp.Parameter((n, m), name="smooth_root")
         self.linear = cp.Parameter(n, name="linear")
         self.sqrt_d = cp.Parameter(n, nonneg=True, name="sqrt_separable")
+        self.upper = cp.Parameter(n, nonneg=True, name="upper")
+        self.upper.value = np.full(n, float(max_weight))
         self.w = cp.Variable(n, nonneg=True)
         self.z = cp.Variable(n, boolean=True)
         smooth = cp.sum_squares(self.root.T @ self.w) - 2 * self.linear @ self.w
         constraints = [
             cp.sum(self.w) == 1,
-            self.w <= max_weight * self.z,
+            self.w <= cp.multiply(self.upper, self.z),
             cp.sum(self.z) <= max_names,
         ]
         if perspective:
@@ -120,9 +123,18 @@ class ExactMIQP:
             raise AssertionError("exact MIQP is not DPP")
 
     def solve(
-        self, problem: HedgeProblem, time_limit_s: float, rel_gap: float
+        self,
+        problem: HedgeProblem,
+        time_limit_s: float,
+        rel_gap: float,
+        upper: FloatArray | None = None,
     ) -> tuple[FloatArray, str, str]:
-        """Solve with SCIP; return ``(w, cvxpy status, SCIP status)``."""
+        """Solve with SCIP; return ``(w, cvxpy status, SCIP status)``.
+
+        ``upper`` holds the per-name caps ``(n,)`` (default: ``max_weight`` for every name).
+        """
+        if upper is not None:
+            self.upper.value = np.asarray(upper, dtype=np.float64)
         if self.perspective:
             root, linear = problem.smooth_root()
             separable = problem.specific_variance + problem.shift
@@ -210,7 +222,8 @@ def solve_exact(
     if key not in _EXACT:
         _EXACT[key] = ExactMIQP(*key)
     start, cpu = time.perf_counter(), time.process_time()
-    w, status, scip_status = _EXACT[key].solve(problem, time_limit_s, rel_gap)
+    upper = settings.upper_bounds(problem.candidates)
+    w, status, scip_status = _EXACT[key].solve(problem, time_limit_s, rel_gap, upper)
     elapsed = (time.perf_counter() - start) * 1e3
     cpu_ms = (time.process_time() - cpu) * 1e3
     w = np.where(w > 1e-9, w, 0.0)

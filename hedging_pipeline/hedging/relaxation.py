@@ -49,6 +49,7 @@ class Relaxation:
     z: FloatArray | None = None
     nu: float | None = None
     theta: FloatArray | None = None
+    upper: FloatArray | None = None  # per-name caps, from the settings when not given
 
     def run(self, incumbent_value: float, max_iter: int, solve_fully: bool = False) -> None:
         """Add atoms until the incumbent is certified, the relaxation is solved, or ``max_iter``.
@@ -58,6 +59,8 @@ class Relaxation:
         ``NODE_RELAXATION_FRACTION`` of the tolerance, enough to branch on.
         """
         st = self.settings
+        if self.upper is None:
+            self.upper = st.upper_bounds(self.problem.candidates)
         threshold = incumbent_value * (1.0 - st.gap_tolerance)
         d_sep = self.problem.specific_variance + self.problem.shift
         allowed = ~self.fixed_out
@@ -67,7 +70,7 @@ class Relaxation:
             v = x @ theta
             self.z = np.stack([a.z for a in self.atoms], axis=1) @ theta
             lin = linearise(self.problem, self.c, v)
-            sol = maximise_over_nu(lin.a, d_sep, self.fixed_in, allowed, st, self.nu)
+            sol = maximise_over_nu(lin.a, d_sep, self.fixed_in, allowed, st, self.nu, self.upper)
             if not np.isfinite(sol.phi):
                 self.bound = math.inf
                 return

@@ -5,15 +5,20 @@ then a 1-swap local search. Every add/swap is screened in closed form (bordered 
 downdate of the support's ``H⁻¹``, only ``Σw = 1`` kept: a lower bound on the move's value, exact
 when the unconstrained weights are in bounds); promising moves are confirmed by the exact capped QP
 of the support (``qp.support_qp``).
+
+Caps are per name (``u = SolverSettings.upper_bounds``): a support whose caps sum below 1 cannot
+hold a 100 % hedge, evaluates to ``inf``, and the starts repair it by swapping in the names with
+the largest caps.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from hedging_pipeline.hedging.limits import SolverSettings
+from hedging_pipeline.hedging.limits import CAP_SLACK, SolverSettings
 from hedging_pipeline.hedging.problem import HedgeProblem
 from hedging_pipeline.hedging.qp import support_qp
 from hedging_pipeline.types import BoolArray, FloatArray, IntArray
@@ -43,13 +48,13 @@ class Incumbent:
         return w
 
 
-def _feasible_start(w: FloatArray, upper: float) -> FloatArray | None:
-    """Rescale the kept weights to sum 1 when that stays within the cap (else: no warm start)."""
+def _feasible_start(w: FloatArray, upper: FloatArray) -> FloatArray | None:
+    """Rescale the kept weights to sum 1 when that stays within the caps (else: no warm start)."""
     total = float(w.sum())
     if total <= 0:
         return None
     x = w / total
-    return x if float(x.max()) <= upper else None
+    return x if bool((x <= upper).all()) else None
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,8 @@ class _Screen:
     add: FloatArray  # (n,) variance after adding j
     add_ok: BoolArray  # (n,) that value is exact
     swap: FloatArray  # (m, n) variance after replacing support[i] by j
-    upper: float
+    upper: FloatArray  # (n,) caps of every candidate
+    support: IntArray  # (m,)
     hinv: FloatArray  # (m, m)
     p: FloatArray  # (m, n) H⁻¹ H_{S, j}
     schur: FloatArray  # (n,)
@@ -83,9 +89,9 @@ class _Screen:
         mu = self.mu_t[i, j]
         x_s = (self.kq[:, j] - kcol * rq) + mu * (self.k1[:, j] - kcol * r1)  # (ℓ, L)
         x_new = (-self.e_q[j] - kcol_new * rq) + mu * (-self.e_1[j] - kcol_new * r1)
-        inside = (x_s >= 0) & (x_s <= self.upper)
+        inside = (x_s >= 0) & (x_s <= self.upper[self.support][:, None])
         inside[i, np.arange(i.size)] = True  # ℓ = i is the removed name
-        return inside.all(axis=0) & (x_new >= 0) & (x_new <= self.upper)
+        return inside.all(axis=0) & (x_new >= 0) & (x_new <= self.upper[j])
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class Search:
         b = problem.loadings
         self.c = b @ problem.target_loading
         self.diag = np.einsum("ij,ij->i", b, b) + problem.specific_variance
+        self.upper = settings.upper_bounds(problem.candidates)
         self.cache: dict[tuple[int, ...], tuple[FloatArray, float, float]] = {}
 
     def _hessian(self, support: IntArray) -> FloatArray:
@@ -129,15 +136,42 @@ class Search:
         support = np.unique(support)
         key = tuple(support.tolist())
         hit = self.cache.get(key)
-        if hit is None:
+        if hit is None and not self.holds_hedge(support):
+            hit = (np.zeros(support.size), math.inf, 0.0)  # the caps cannot reach Σw = 1
+        elif hit is None:
             h = self._hessian(support)
             q = self.c[support]
-            w, nu = support_qp(h, q, self.settings.max_weight)
+            w, nu = support_qp(h, q, self.upper[support])
             value = float(w @ h @ w - 2.0 * q @ w + self.problem.target_variance)
             hit = (w, value, nu)
             self.cache[key] = hit
         w, value, nu = hit
         return Incumbent(support, w, value, nu)
+
+    def holds_hedge(self, support: IntArray) -> bool:
+        """Whether the caps of ``support`` sum to at least 1 (a 100 % hedge fits)."""
+        return float(self.upper[support].sum()) >= 1.0 - CAP_SLACK
+
+    def repair(self, support: IntArray, allowed: BoolArray, fixed_in: BoolArray) -> IntArray:
+        """Swap the smallest-cap names for the largest-cap allowed ones until a 100 % hedge fits.
+
+        Unchanged when it already fits, or when no larger cap is left.
+        """
+        support = np.unique(support)
+        outside = np.nonzero(allowed)[0]
+        outside = outside[~np.isin(outside, support)]
+        outside = outside[np.argsort(-self.upper[outside], kind="stable")]
+        for j in outside:
+            if self.holds_hedge(support):
+                break
+            movable = support[~fixed_in[support]]
+            if movable.size == 0:
+                break
+            i = movable[int(np.argmin(self.upper[movable]))]
+            if self.upper[j] <= self.upper[i]:
+                break
+            support = np.sort(np.append(support[support != i], j))
+        return support
 
     def screen(self, support: IntArray, allowed: BoolArray, fixed_in: BoolArray) -> _Screen:
         """Variance after adding ``j`` / swapping ``support[i]`` for ``j``, only ``Σw = 1`` kept.
@@ -149,15 +183,15 @@ class Search:
         Dropping the bounds makes each value a lower bound on the capped QP of ``T``, and an exact
         value when ``x_T`` happens to satisfy ``0 ≤ x_T ≤ u`` (``feasible``).
         """
-        upper = self.settings.max_weight
+        upper = self.upper
         bd = self._bordered(support, allowed)
         # K u' over S (m, n) and at the new name j (n,), for u = q and u = 1
         kq = bd.a_q[:, None] + bd.p * bd.e_q[None, :]
         k1 = bd.a_1[:, None] + bd.p * bd.e_1[None, :]
         x_add = kq + bd.mu_j * k1
         x_add_new = -(bd.e_q + bd.mu_j * bd.e_1)
-        add_ok = ((x_add >= 0) & (x_add <= upper)).all(axis=0) & (x_add_new >= 0)
-        add_ok &= x_add_new <= upper
+        add_ok = ((x_add >= 0) & (x_add <= upper[support][:, None])).all(axis=0)
+        add_ok &= (x_add_new >= 0) & (x_add_new <= upper)
         # removing position i: K_ii after adding j, then the downdated α, β, γ
         kii = np.diag(bd.hinv)[:, None] + bd.p * bd.p / bd.schur[None, :]
         alpha_t = bd.alpha_j[None, :] - kq * kq / kii
@@ -167,7 +201,20 @@ class Search:
         swap = (1.0 - beta_t) * mu_t - alpha_t + self.problem.target_variance
         swap = np.where(bd.ok[None, :] & ~fixed_in[support][:, None], swap, np.inf)
         return _Screen(
-            bd.add, add_ok, swap, upper, bd.hinv, bd.p, bd.schur, bd.e_q, bd.e_1, kq, k1, kii, mu_t
+            bd.add,
+            add_ok,
+            swap,
+            upper,
+            support,
+            bd.hinv,
+            bd.p,
+            bd.schur,
+            bd.e_q,
+            bd.e_1,
+            kq,
+            k1,
+            kii,
+            mu_t,
         )
 
     def add_values(self, support: IntArray, allowed: BoolArray) -> FloatArray:
@@ -209,7 +256,7 @@ class Search:
         while support.size < target_size:
             add = self.add_values(support, allowed)
             support = np.sort(np.append(support, int(np.argmin(add))))
-        return self.evaluate(support)
+        return self.evaluate(self.repair(support, allowed, fixed_in))
 
     def local_search(self, inc: Incumbent, allowed: BoolArray, fixed_in: BoolArray) -> Incumbent:
         """1-swap (and add) local search by screened values, best first.
@@ -269,13 +316,14 @@ class Search:
         """
         st = self.settings
         support = np.nonzero(allowed)[0]
+        upper = self.upper[support]
         h_all = self._hessian(support)
         q_all = self.c[support]
         keep = np.ones(support.size, dtype=bool)
         w_prev = None
         while True:
             idx = np.nonzero(keep)[0]
-            w, _ = support_qp(h_all[np.ix_(idx, idx)], q_all[idx], st.max_weight, w_prev)
+            w, _ = support_qp(h_all[np.ix_(idx, idx)], q_all[idx], upper[idx], w_prev)
             positive = (w > 0) | fixed_in[support[idx]]
             if int(positive.sum()) <= st.max_names:
                 return self.evaluate(support[idx[positive]])
@@ -283,10 +331,10 @@ class Search:
             drop = int(np.argmin(droppable))
             keep[idx[drop]] = False
             keep[idx[~positive]] = False
-            if int(keep.sum()) < st.min_names:
+            if int(keep.sum()) < st.min_names or not self.holds_hedge(support[keep]):
                 return self.greedy(allowed, fixed_in)
             rest = w[keep[idx]]
-            w_prev = _feasible_start(rest, st.max_weight)
+            w_prev = _feasible_start(rest, upper[keep])
 
     def from_support(self, seed: IntArray, allowed: BoolArray, fixed_in: BoolArray) -> Incumbent:
         """Complete ``seed`` greedily to ``K`` names (fixed-in names kept), then local search."""
@@ -302,4 +350,5 @@ class Search:
         while support.size < target_size:
             add = self.add_values(support, allowed)
             support = np.sort(np.append(support, int(np.argmin(add))))
+        support = self.repair(support, allowed, fixed_in)
         return self.local_search(self.evaluate(support), allowed, fixed_in)

@@ -5,6 +5,9 @@ The problem (``problem.HedgeProblem``), for one target and ``n`` candidates::
     min_w  v(w) = wᵀQw − 2cᵀw + Σ_i d'_i w_i² + const       (Q = BBᵀ − diag(δ) ⪰ 0, d' = d + δ)
     s.t.   Σ w = 1,  0 ≤ w ≤ u,  ‖w‖₀ ≤ K                    (u = max_weight, K = max_names)
 
+``u`` may be a per-name vector (``SolverSettings.name_caps``, e.g. liquidity caps): every piece below
+(the capped QP, the screening, the separable bound) holds name by name, so the certificate does too.
+
 **Primal.** A start from backward elimination (``n ≤ 60``: the capped QP over all candidates, then
 drop the smallest weight until ``K`` remain) or forward stepwise selection (larger ``n``), then a
 1-swap local search. Every add/swap is screened in closed form (bordered inverse + rank-one downdate
@@ -51,6 +54,8 @@ from hedging_pipeline.hedging.limits import (
     DEFAULT_MAX_NAMES,
     DEFAULT_MAX_WEIGHT,
     SolverSettings,
+    best_cap_total,
+    caps_feasible,
 )
 from hedging_pipeline.hedging.problem import HedgeProblem
 from hedging_pipeline.hedging.relaxation import Relaxation, atom_from
@@ -155,7 +160,8 @@ def solve_hedge(
     Raises
     ------
     InfeasibleHedgeError
-        If there are fewer than ``ceil(1 / max_weight)`` candidates.
+        If there are fewer than ``ceil(1 / max_weight)`` candidates, or the ``K`` largest per-name
+        caps sum below 1.
     """
     start = time.perf_counter()
     n = problem.n
@@ -163,6 +169,13 @@ def solve_hedge(
         raise InfeasibleHedgeError(
             f"ticker {problem.target!r} as of {problem.as_of.date()}: {n} hedge candidates, "
             f"need at least {settings.min_names} (max_weight {settings.max_weight})"
+        )
+    upper = settings.upper_bounds(problem.candidates)
+    if not caps_feasible(upper, settings.max_names):
+        total = best_cap_total(upper, settings.max_names)
+        raise InfeasibleHedgeError(
+            f"ticker {problem.target!r} as of {problem.as_of.date()}: the {settings.max_names} "
+            f"largest per-name caps of {n} candidates sum to {total:.1%}, below the 100 % hedge"
         )
     none = np.zeros(n, dtype=bool)
     everyone = np.ones(n, dtype=bool)
@@ -276,7 +289,9 @@ def _branch_and_bound(search: Search, inc: Incumbent, root: Relaxation) -> tuple
                 for a in rel.atoms
                 if (a.z[fin] >= 1.0 - 1e-12).all() and (a.z[fout] <= 1e-12).all()
             ]
-            if int((~fout).sum()) < st.min_names or int(fin.sum()) > st.max_names:
+            if int((~fout).sum()) < st.min_names or not caps_feasible(
+                search.upper, st.max_names, ~fout, fin
+            ):
                 continue  # an empty subtree: nothing to bound
             child_inc = search.from_support(np.nonzero(z > 0.5)[0], ~fout, fin)
             if child_inc.value < inc.value:
@@ -317,20 +332,23 @@ def evaluate_fixed(
     Raises
     ------
     InfeasibleHedgeError
-        If ``weights`` break ``Σw = 1``, ``0 ≤ w ≤ u`` or ``‖w‖₀ ≤ K``.
+        If ``weights`` break ``Σw = 1``, ``0 ≤ w ≤ u`` (per-name caps included) or ``‖w‖₀ ≤ K``.
     """
     start = time.perf_counter()
     w = np.asarray(weights, dtype=np.float64)
     slack = 1e-9
+    upper = settings.upper_bounds(problem.candidates)
+    over = [problem.candidates[i] for i in np.nonzero(w > upper + slack)[0]]
     if (
         abs(w.sum() - 1.0) > slack
         or (w < -slack).any()
-        or (w > settings.max_weight + slack).any()
+        or over
         or int((w > 0).sum()) > settings.max_names
     ):
+        beyond = f", over their cap: {', '.join(over[:5])}" if over else ""
         raise InfeasibleHedgeError(
             f"ticker {problem.target!r} as of {problem.as_of.date()}: {method} weights break the "
-            f"constraints (sum {w.sum():.6f}, max {w.max():.4f}, {(w > 0).sum()} names)"
+            f"constraints (sum {w.sum():.6f}, max {w.max():.4f}, {(w > 0).sum()} names{beyond})"
         )
     optimum = solve_hedge(problem, settings, method)
     value = problem.variance(w)

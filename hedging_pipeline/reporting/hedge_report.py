@@ -18,6 +18,7 @@ from hedging_pipeline.reporting.plots import figure_to_png, plt
 from hedging_pipeline.types import METHODS
 
 RULE = "-" * 72
+WIDE_RULE = "-" * 88
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class BasketLine:
         Rank among the target's semantic peers (None when not a peer).
     similarity : float or None
         Cosine similarity of the descriptions (None when not a peer).
+    close : float or None
+        Last close (USD per share) on or before the rebalance date; None without prices.
+    adv_usd : float or None
+        20-day average daily dollar volume; None without a volume history.
     """
 
     ticker: str
@@ -43,6 +48,18 @@ class BasketLine:
     short_usd: float
     peer_rank: int | None
     similarity: float | None
+    close: float | None = None
+    adv_usd: float | None = None
+
+    @property
+    def shares(self) -> int | None:
+        """Shares to short at the last close (rounded to whole shares)."""
+        return None if not self.close else int(round(self.short_usd / self.close))
+
+    @property
+    def pct_adv(self) -> float | None:
+        """The short as a fraction of one day's average dollar volume."""
+        return None if not self.adv_usd else self.short_usd / self.adv_usd
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,10 @@ class HedgeReport:
         Where the candidates came from.
     peers : tuple of PeerLine
         The target's best semantic peers.
+    max_adv : float or None
+        The ``--max-adv`` cap applied (fraction of ADV), None when uncapped.
+    prices_date : pd.Timestamp or None
+        Date of the last close used for shares and ADV.
     """
 
     ticker: str
@@ -105,6 +126,8 @@ class HedgeReport:
     risk_source: str
     candidates_rule: str
     peers: tuple[PeerLine, ...]
+    max_adv: float | None = None
+    prices_date: pd.Timestamp | None = None
 
     @property
     def variance_reduction(self) -> float:
@@ -114,21 +137,29 @@ class HedgeReport:
     def to_text(self) -> str:
         """Plain-text report for the terminal."""
         money = self.notional
+        cap = f", ≤ {self.max_adv:.0%} of each name's ADV" if self.max_adv is not None else ""
+        when = f" (last close {self.prices_date.date()})" if self.prices_date is not None else ""
         lines = [
             f"Hedge for {self.ticker} ({self.name}) as of {self.as_of.date()}, method {self.method}",
-            f"Position ${money:,.0f}: short the basket below (100 % hedge, ≤ 10 names, ≤ 25 % each)",
-            RULE,
-            f"{'ticker':<8} {'name':<32} {'weight':>7} {'short USD':>14} {'peer':>9}",
+            f"Position ${money:,.0f}: short the basket below (100 % hedge, ≤ 10 names, ≤ 25 % "
+            f"each{cap})",
+            WIDE_RULE,
+            f"{'ticker':<8} {'name':<26} {'weight':>7} {'short USD':>14} {'shares':>11} "
+            f"{'% ADV':>7} {'peer':>9}",
         ]
         for b in self.basket:
             peer = f"#{b.peer_rank} {b.similarity:.2f}" if b.peer_rank is not None else ""
+            shares = f"{b.shares:,}" if b.shares is not None else "n/a"
+            adv = f"{b.pct_adv:.1%}" if b.pct_adv is not None else "n/a"
             lines.append(
-                f"{b.ticker:<8} {b.name[:32]:<32} {b.weight:>7.2%} {b.short_usd:>14,.0f} {peer:>9}"
+                f"{b.ticker:<8} {b.name[:26]:<26} {b.weight:>7.2%} {b.short_usd:>14,.0f} "
+                f"{shares:>11} {adv:>7} {peer:>9}"
             )
         total = sum(b.weight for b in self.basket)
         lines += [
-            f"{'total':<41} {total:>7.2%} {total * money:>14,.0f}",
-            RULE,
+            f"{'total':<35} {total:>7.2%} {total * money:>14,.0f}",
+            f"shares at the last close{when}; % ADV = short / 20-day average daily dollar volume",
+            WIDE_RULE,
             f"Predicted annual vol, unhedged: {self.target_vol:7.2%}  (${self.target_vol * money:,.0f})",
             f"Predicted annual vol, hedged:   {self.hedged_vol:7.2%}  (${self.hedged_vol * money:,.0f})",
             f"Variance removed:               {self.variance_reduction:7.2%}",

@@ -9,6 +9,8 @@ this layer reads no environment.
 
 from __future__ import annotations
 
+import difflib
+import math
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
@@ -20,10 +22,26 @@ from hedging_pipeline.errors import (
     InfeasibleHedgeError,
     InsufficientHistoryError,
     InvalidValueError,
+    UnknownTickerError,
 )
 from hedging_pipeline.hedging.candidates import choose_peer_model
 from hedging_pipeline.hedging.inputs import HedgeInputs
-from hedging_pipeline.hedging.methods import HedgeContext, HedgeSettings, empty_frames, hedge_one
+from hedging_pipeline.hedging.limits import SolverSettings, best_cap_total, caps_feasible
+from hedging_pipeline.hedging.liquidity import (
+    adv_weight_caps,
+    average_dollar_volume,
+    check_notional,
+    last_close,
+    smallest_ratio,
+)
+from hedging_pipeline.hedging.methods import (
+    HedgeContext,
+    HedgePlan,
+    HedgeSettings,
+    empty_frames,
+    plan_hedge,
+    solve_plan,
+)
 from hedging_pipeline.hedging.registry import HEDGE_STAGE_METHODS, INDEX_METHODS, resolve_method
 from hedging_pipeline.hedging.solve import HedgeResult
 from hedging_pipeline.reporting.hedge_report import BasketLine, HedgeReport, PeerLine
@@ -37,6 +55,12 @@ RETURNS_LOOKBACK_DAYS = 504
 CAPS_LOOKBACK_DAYS = 40
 """Calendar days of market caps read before the rebalance date (the latest value is used)."""
 PEERS_SHOWN = 10
+ADV_LOOKBACK_DAYS = 45
+"""Calendar days of prices read before the rebalance date (20 trading days and holidays)."""
+SUGGESTIONS = 3
+"""Closest known tickers named for an unknown one."""
+SUGGESTION_CUTOFF = 0.5
+"""Similarity (``difflib`` ratio) a known ticker needs to be suggested."""
 PARALLEL_MIN_MONTHS = 3
 """Fewer months than this are solved in-process (starting worker processes costs seconds)."""
 IN_FLIGHT_PER_WORKER = 2
@@ -67,9 +91,11 @@ def rebalance_date(warehouse: Warehouse, as_of: pd.Timestamp | str | None = None
         "select max(date) as date from factor_covariance where date <= ?", [limit.date()]
     )["date"].iloc[0]
     if pd.isna(found):
+        first = warehouse.query("select min(date) as date from factor_covariance")["date"].iloc[0]
+        since = "none is stored yet" if pd.isna(first) else f"the first is {first:%Y-%m-%d}"
         raise InsufficientHistoryError(
-            f"factor_covariance: no risk model dated on or before {limit.date()}; "
-            "materialise factor_covariance for an earlier month or pick a later --as-of"
+            f"no risk model dated on or before {limit.date()} ({since}: the model needs two years "
+            "of prices); pick a later --as-of"
         )
     return pd.Timestamp(found)
 
@@ -119,6 +145,7 @@ def hedge_for_cli(
     notional: float | None = None,
     settings: HedgeSettings = DEFAULT_SETTINGS,
     peer_model: str | None = None,
+    max_adv: float | None = None,
 ) -> HedgeReport:
     """Hedge one position from the warehouse, as ``hedging-pipeline hedge TICKER`` prints it.
 
@@ -139,6 +166,9 @@ def hedge_for_cli(
         Embedding model id whose peers to use (the configured model's, passed in by the caller);
         when it is not stored, or None, the only model stored (see
         ``candidates.choose_peer_model``).
+    max_adv : float, optional
+        Cap each name's short at this fraction of its 20-day average daily dollar volume
+        (``hedging.liquidity``); needs the ``prices`` table.
 
     Returns
     -------
@@ -147,38 +177,98 @@ def hedge_for_cli(
     Raises
     ------
     UnknownTickerError
-        If the ticker has no risk on the rebalance date.
+        If the ticker is not a company of the warehouse (naming the closest ones) or has no risk on
+        the rebalance date.
     InfeasibleHedgeError
-        If the method finds fewer candidates than a 100 % hedge needs (e.g. no semantic peers).
+        If the method finds fewer candidates than a 100 % hedge needs (e.g. no semantic peers), or
+        the ADV caps cannot hold the notional (naming the ``--max-adv`` / ``--notional`` that can).
     InsufficientHistoryError
-        If no risk model is dated on or before ``as_of``.
+        If ``as_of`` is outside the warehouse's dates.
     MissingTableError
         If a needed table has not been materialised.
     """
+    resolve_method(method)  # an unknown method fails before any reading
+    position = prepare_position(warehouse, ticker, as_of, notional, settings, peer_model, max_adv)
+    return hedge_position(position, method).report
+
+
+@dataclass(frozen=True)
+class Position:
+    """A position to hedge and everything known about it at the rebalance date.
+
+    Built once by :func:`prepare_position`; each method's hedge is then one
+    :func:`hedge_position` (``hedge --compare`` solves them all on one context).
+    """
+
+    ticker: str
+    as_of: pd.Timestamp
+    notional: float
+    max_adv: float | None
+    inputs: HedgeInputs
+    ctx: HedgeContext
+    liquidity: Liquidity
+
+
+@dataclass(frozen=True)
+class PositionHedge:
+    """One method's hedge of a :class:`Position`: the printed report, its plan and result."""
+
+    report: HedgeReport
+    plan: HedgePlan
+    result: HedgeResult
+
+
+def prepare_position(
+    warehouse: Warehouse,
+    ticker: str,
+    as_of: pd.Timestamp | str | None = None,
+    notional: float | None = None,
+    settings: HedgeSettings = DEFAULT_SETTINGS,
+    peer_model: str | None = None,
+    max_adv: float | None = None,
+) -> Position:
+    """Read the rebalance date's inputs, liquidity and (with ``max_adv``) the ADV caps.
+
+    Same parameters and errors as :func:`hedge_for_cli`.
+    """
+    size = DEFAULT_NOTIONAL if notional is None else float(notional)
+    check_notional(size)
+    when = rebalance_date(warehouse, check_as_of(warehouse, as_of))
+    check_known_ticker(warehouse.read(COMPANIES_TABLE, columns=["ticker"])["ticker"], ticker)
+    inputs = read_hedge_inputs(warehouse, when, settings)
+    liquidity = read_liquidity(warehouse, when, required=max_adv is not None)
+    settings = replace(settings, peer_model=choose_peer_model(inputs.peers, peer_model))
+    if max_adv is not None:
+        caps = adv_weight_caps(liquidity.adv_usd, inputs.risk_model.tickers, size, max_adv)
+        settings = replace(settings, solver=replace(settings.solver, name_caps=caps))
+    ctx = inputs.context(settings)
+    return Position(ticker, when, size, max_adv, inputs, ctx, liquidity)
+
+
+def hedge_position(position: Position, method: str) -> PositionHedge:
+    """Plan and solve one method's hedge of ``position`` (errors as :func:`hedge_for_cli`)."""
     spec = resolve_method(method)
+    ticker, when, size = position.ticker, position.as_of, position.notional
     if spec.name in INDEX_METHODS:
         raise InvalidValueError(
-            f"method {method!r} shorts the whole index, not a basket; it is evaluated by the "
-            "backtest only (backtest_summary)"
+            f"method {method!r} shorts the whole index, not a basket of names; the backtest "
+            "evaluates it (see hedge --compare); pick a basket method such as factor"
         )
-    method = spec.name
-    when = rebalance_date(warehouse, as_of)
-    inputs = read_hedge_inputs(warehouse, when, settings)
-    chosen = choose_peer_model(inputs.peers, peer_model)
-    settings = replace(settings, peer_model=chosen)
-    if spec.candidates == "semantic" and inputs.peers.empty:
+    if spec.candidates == "semantic" and position.inputs.peers.empty:
         raise InfeasibleHedgeError(
-            f"ticker {ticker!r} as of {when.date()}: method {method} needs semantic peers and the "
-            "semantic_peers table is empty or missing; materialise semantic_peers first"
+            f"ticker {ticker!r} as of {when.date()}: method {spec.name} needs semantic peers and "
+            "none are stored; run the pipeline (hedging-pipeline run) or pick --method factor"
         )
-    ctx = inputs.context(settings)
-    plan, result = hedge_one(ctx, ticker, method)
-    size = DEFAULT_NOTIONAL if notional is None else float(notional)
-    basket, peers = _report_lines(inputs, ctx, result, size)
-    return HedgeReport(
+    ctx = position.ctx
+    plan = plan_hedge(ctx, ticker, spec.name)
+    if position.max_adv is not None:
+        _check_liquid_enough(plan, position.liquidity, size, position.max_adv, ctx.settings.solver)
+    result = _solve_capped(ctx, plan, position.max_adv)
+    basket, peers = _report_lines(position.inputs, ctx, result, size, position.liquidity)
+    report = HedgeReport(
         ticker=ticker,
-        name=_company_names(inputs).get(ticker, ""),
-        method=method,
+        name=_company_names(position.inputs).get(ticker, ""),
+        method=spec.name,
         as_of=when,
         notional=size,
         basket=basket,
@@ -192,7 +282,117 @@ def hedge_for_cli(
         risk_source=result.risk_source,
         candidates_rule=spec.description,
         peers=peers,
+        max_adv=position.max_adv,
+        prices_date=position.liquidity.date,
     )
+    return PositionHedge(report, plan, result)
+
+
+@dataclass(frozen=True)
+class Liquidity:
+    """Last close and 20-day average daily dollar volume per ticker at a rebalance date.
+
+    ``date`` is the last price date used (None, and empty series, without a ``prices`` table).
+    """
+
+    adv_usd: pd.Series
+    close: pd.Series
+    date: pd.Timestamp | None
+
+
+def read_liquidity(warehouse: Warehouse, as_of: pd.Timestamp, required: bool) -> Liquidity:
+    """ADV and last close from ``prices`` up to ``as_of`` (nothing after it is read).
+
+    Raises
+    ------
+    MissingTableError
+        If ``required`` and the ``prices`` table is missing.
+    """
+    if not warehouse.has_table("prices"):
+        if required:
+            raise MissingTableError(
+                f"warehouse table 'prices' does not exist in {warehouse.path}; --max-adv needs "
+                "daily volumes: run the pipeline first (hedging-pipeline run)"
+            )
+        empty = pd.Series(dtype=float)
+        return Liquidity(empty, empty, None)
+    prices = warehouse.read(
+        "prices",
+        start=as_of - pd.Timedelta(days=ADV_LOOKBACK_DAYS),
+        end=as_of,
+        columns=["date", "ticker", "close", "volume"],
+    )
+    date = pd.Timestamp(prices["date"].max()) if len(prices) else None
+    return Liquidity(average_dollar_volume(prices, as_of), last_close(prices, as_of), date)
+
+
+def check_as_of(warehouse: Warehouse, as_of: pd.Timestamp | str | None) -> pd.Timestamp | None:
+    """``as_of`` when it lies within the warehouse's trading days; one line naming them otherwise.
+
+    Raises
+    ------
+    InsufficientHistoryError
+        If ``as_of`` is after the last or before the first date of ``daily_returns``.
+    """
+    if as_of is None or not warehouse.has_table("daily_returns"):
+        return None if as_of is None else pd.Timestamp(as_of)
+    when = pd.Timestamp(as_of)
+    span = warehouse.query("select min(date) as lo, max(date) as hi from daily_returns")
+    lo, hi = pd.Timestamp(span["lo"].iloc[0]), pd.Timestamp(span["hi"].iloc[0])
+    if when > hi or when < lo:
+        raise InsufficientHistoryError(
+            f"--as-of {when.date()} is outside the data ({lo.date()} to {hi.date()}); "
+            "pick a date in that range"
+        )
+    return when
+
+
+def check_known_ticker(companies: pd.Series, ticker: str) -> None:
+    """Raise ``UnknownTickerError`` naming the closest known tickers when ``ticker`` is unknown.
+
+    ``companies`` holds the tickers of the companies file (the universe).
+    """
+    known = sorted(set(companies))
+    if ticker in known:
+        return
+    close = difflib.get_close_matches(ticker, known, n=SUGGESTIONS, cutoff=SUGGESTION_CUTOFF)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see the companies file"
+    raise UnknownTickerError(f"unknown ticker {ticker!r} ({len(known)} companies known){hint}")
+
+
+def _check_liquid_enough(
+    plan: HedgePlan, liquidity: Liquidity, notional: float, max_adv: float, solver: SolverSettings
+) -> None:
+    """One line naming the ``--max-adv`` or ``--notional`` that works when the caps cannot."""
+    upper = solver.upper_bounds(plan.candidates)
+    if caps_feasible(upper, solver.max_names):
+        return
+    adv = liquidity.adv_usd.reindex(list(plan.candidates)).fillna(0.0)
+    ratio = smallest_ratio(adv.to_numpy(), solver.max_names, solver.max_weight)
+    covered = best_cap_total(upper, solver.max_names)
+    where = (
+        f"ticker {plan.target!r} as of {plan.problem.as_of.date()}: shorting ${notional:,.0f} "
+        f"at --max-adv {max_adv:g} fits only {covered:.1%} of the position into the "
+        f"{solver.max_names} most liquid of {len(plan.candidates)} candidates"
+    )
+    if not math.isfinite(ratio):
+        raise InfeasibleHedgeError(f"{where}; too few candidates have a volume history")
+    needed, largest = ratio * notional, max_adv / ratio
+    fix = f"raise --max-adv to {needed:.3g} or " if needed <= 1 else ""
+    raise InfeasibleHedgeError(f"{where}; {fix}lower --notional to ${largest:,.0f}")
+
+
+def _solve_capped(ctx: HedgeContext, plan: HedgePlan, max_adv: float | None) -> HedgeResult:
+    """Solve the plan; a fixed-weight basket that breaks an ADV cap says what to do instead."""
+    try:
+        return solve_plan(ctx, plan)
+    except InfeasibleHedgeError as exc:
+        if max_adv is None or plan.fixed_weights is None:
+            raise
+        raise InfeasibleHedgeError(
+            f"{exc}; method {plan.method} fixes its weights and cannot follow --max-adv "
+            f"{max_adv:g}: use an optimised method (e.g. factor) or a smaller --notional"
+        ) from None
 
 
 def _company_names(inputs: HedgeInputs) -> dict[str, str]:
@@ -201,9 +401,13 @@ def _company_names(inputs: HedgeInputs) -> dict[str, str]:
 
 
 def _report_lines(
-    inputs: HedgeInputs, ctx: HedgeContext, result: HedgeResult, notional: float
+    inputs: HedgeInputs,
+    ctx: HedgeContext,
+    result: HedgeResult,
+    notional: float,
+    liquidity: Liquidity,
 ) -> tuple[tuple[BasketLine, ...], tuple[PeerLine, ...]]:
-    """The basket's lines (dollar shorts, peer rank and similarity) and the target's top peers."""
+    """The basket's lines (dollars, shares, % ADV, peer rank) and the target's top peers."""
     ticker = result.target
     names = _company_names(inputs)
     peer_rows = ctx.peers.get(ticker, [])
@@ -220,6 +424,8 @@ def _report_lines(
             short_usd=float(w) * notional,
             peer_rank=rank.get(t),
             similarity=float(mine.loc[t, "similarity"]) if t in mine.index else None,
+            close=_get(liquidity.close, t),
+            adv_usd=_get(liquidity.adv_usd, t),
         )
         for t, w in zip(result.tickers, result.weights, strict=True)
     )
@@ -229,6 +435,11 @@ def _report_lines(
         if p in mine.index
     )
     return basket, peers
+
+
+def _get(series: pd.Series, key: str) -> float | None:
+    value = series.get(key)
+    return None if value is None or pd.isna(value) else float(value)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,9 @@ CASES = [
         r"^--notional inf must be positive and finite",
     ),
     CliCase("as_of_not_a_date", ["hedge", A_TICKER, "--as-of", "someday"], r"^--as-of 'someday'"),
-    CliCase("unknown_hedge_ticker", ["hedge", "ZZZZ"], r"^ticker 'ZZZZ' is not in the model"),
+    CliCase(
+        "unknown_hedge_ticker", ["hedge", "ZZZZ"], r"^unknown ticker 'ZZZZ' \(\d+ companies known\)"
+    ),
     CliCase(
         "months_not_a_number",
         ["run"],
