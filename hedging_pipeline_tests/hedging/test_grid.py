@@ -134,3 +134,26 @@ def test_no_basket_holds_the_targets_issuer_or_two_classes(month):
     # without the rule the correlation hedge of GOOGL would short GOOG (same returns, 25 % cap)
     corr = weights[(weights["ticker"] == "NWS") & (weights["method"] == "correlation_sample")]
     assert "NWSA" not in set(corr["hedge_ticker"]) and len(corr) >= 4
+
+
+def test_screened_universe_is_the_union_of_the_generators(month):
+    from hedging_pipeline.hedging.methods import _screened_universe, hedge_context, plan_hedge
+
+    ctx = hedge_context(
+        month.as_of, month.model, month.peers, month.returns, month.companies, month.market_caps
+    )
+    target = ctx.model_risk.tickers[0]
+    screened = _screened_universe(ctx, target, ctx.sample_risk.positions)
+    corr = plan_hedge(ctx, target, "correlation_sample").candidates
+    sem = plan_hedge(ctx, target, "nlp").candidates
+    plan = plan_hedge(ctx, target, "universe_sample")
+    assert set(corr) | set(sem) <= set(plan.candidates) <= set(screened)
+    assert len(set(screened)) == len(screened) <= 3 * ctx.settings.n_correlation_candidates
+    # brute-force factor correlations: the screen holds the factor model's top names
+    cov = ctx.model_risk.covariance()
+    vol = np.sqrt(np.diag(cov))
+    t = ctx.model_risk.positions[target]
+    rho = pd.Series(cov[t] / (vol * vol[t]), ctx.model_risk.tickers).drop(target)
+    top = rho.sort_values(ascending=False).index[: ctx.settings.n_correlation_candidates]
+    assert set(top) <= set(screened)
+    assert "universe_sample" in HEDGE_STAGE_METHODS and "universe_blend" in HEDGE_STAGE_METHODS
