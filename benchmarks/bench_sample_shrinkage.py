@@ -17,7 +17,14 @@ for the capped baskets the target's residual correlation with its capped name in
 window and over the next month (realised), and, for information only (never used to choose), the
 next month's median variance reduction.
 
-    PYTHONPATH=. py benchmarks/bench_sample_shrinkage.py [--targets 60] [--months 24] [--json f]
+    PYTHONPATH=. py benchmarks/bench_sample_shrinkage.py --solve [--targets 60] [--months 24]
+
+Without ``--solve`` it reads the stored hedges instead (``HEDGING_HOME/warehouse.duckdb``, every
+target, every month of the backtest): per month and sample/blend method the share of baskets at
+the cap and the capped pairs' residual correlation in the window and over the next month, beside
+the month's ``δ_LW`` and holding-period slope ``b``.
+
+    HEDGING_HOME=data/home PYTHONPATH=. py benchmarks/bench_sample_shrinkage.py [--json f]
 """
 
 from __future__ import annotations
@@ -47,7 +54,6 @@ from hedging_pipeline.hedging.solve import solve_hedge  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 CAP = 0.25
-VARIANTS = ("lw252", "lw504", "calibrated")
 
 
 def _returns() -> pd.DataFrame:
@@ -92,13 +98,68 @@ def _hedge_month(risk, targets, ranked, issuers, nxt, est_corr, next_corr, solve
     )
 
 
+def _stored(rets: pd.DataFrame) -> pd.DataFrame:
+    """Per month and sample/blend method: cap share and capped pairs' residual correlations."""
+    from hedging_pipeline.settings import load_settings
+    from hedging_pipeline.warehouse.duckdb import Warehouse
+
+    wh = Warehouse(load_settings().warehouse_path)
+    weights = wh.read("hedge_weights", date_column="as_of")
+    diag = wh.read("hedge_diagnostics", date_column="as_of")
+    dense = sorted(diag.loc[diag["risk"].isin(["sample", "blend"]), "method"].unique())
+    weights = weights.loc[weights["method"].isin(dense)]
+    top = weights.sort_values("weight").groupby(["as_of", "ticker", "method"]).tail(1)
+    rows = []
+    for as_of, month in top.groupby("as_of"):
+        past = rets.loc[rets.index <= as_of]
+        nxt = rets.loc[rets.index > as_of].iloc[:21]
+        est = residual_correlation(past.iloc[-252:].loc[:, past.iloc[-252:].notna().all()])
+        names = list(past.iloc[-252:].columns[past.iloc[-252:].notna().all()])
+        est = pd.DataFrame(est, names, names)
+        ok = [t for t in names if nxt[t].notna().all()]
+        held = pd.DataFrame(residual_correlation(nxt[ok]), ok, ok)
+        lw = shrunk_sample_risk(past.iloc[-252:], as_of, 126)
+        b = holding_persistence(past.iloc[-504:], 252, 21, 126, 12)
+        for method, g in month.groupby("method"):
+            capped = g.loc[g["weight"] >= CAP - 1e-6]
+            pairs = [
+                (t, h)
+                for t, h in zip(capped["ticker"], capped["hedge_ticker"], strict=True)
+                if t in held.index and h in held.index
+            ]
+            rows.append(
+                dict(
+                    month=str(pd.Timestamp(as_of).date()),
+                    method=method,
+                    delta_lw=sample_intensity(lw),
+                    one_minus_b=1.0 - b,
+                    at_cap=len(capped) / len(g),
+                    capped_pair_corr_in=float(np.mean([est.loc[p] for p in pairs])),
+                    capped_pair_corr_next=float(np.mean([held.loc[p] for p in pairs])),
+                )
+            )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--solve", action="store_true")
     parser.add_argument("--targets", type=int, default=60)
     parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--variants", default="lw252,calibrated")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     rets = _returns()
+    if not args.solve:
+        frame = _stored(rets)
+        pd.set_option("display.width", 250)
+        print(frame.pivot_table(index="month", columns="method", values="at_cap").round(3))
+        print(frame.groupby("month")[["delta_lw", "one_minus_b"]].first().round(3))
+        cols = ["at_cap", "capped_pair_corr_in", "capped_pair_corr_next"]
+        print(frame.groupby("method")[cols].mean().round(3))
+        if args.json:
+            Path(args.json).write_text(frame.to_json(orient="records", indent=1))
+        return
     companies = pd.read_parquet(DATA / "companies.parquet")
     issuers = cand.issuer_ids(companies)
     month_ends = rets.groupby(rets.index.to_period("M")).apply(lambda f: f.index.max())
@@ -123,12 +184,17 @@ def main() -> None:
             },
         }
         b = holding_persistence(past.iloc[-504:], 252, 21, 126, 12)
-        for variant in VARIANTS:
+        done: dict[tuple, dict] = {}
+        for variant in args.variants.split(","):
             risk = _risk(variant, past, as_of)
+            window_days = variant == "lw504"
             for kind in ("gics", "correlation"):
-                stats = _hedge_month(
-                    risk, targets, ranked[kind], issuers, nxt, est_corr, next_corr, solver
-                )
+                key = (round(sample_intensity(risk), 12), kind, window_days)
+                if key not in done:  # the same estimate solves to the same hedges
+                    done[key] = _hedge_month(
+                        risk, targets, ranked[kind], issuers, nxt, est_corr, next_corr, solver
+                    )
+                stats = done[key]
                 rows.append(
                     dict(
                         month=str(as_of.date()),

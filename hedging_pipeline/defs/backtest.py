@@ -21,6 +21,7 @@ from hedging_pipeline.defs.common import (
 from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_blocking
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import WarehouseResource
+from hedging_pipeline.hedging.registry import ALL_METHODS
 from hedging_pipeline.reporting import backtest_report as report
 from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.settings import Settings
@@ -103,7 +104,7 @@ def build_backtest_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         summary = summarise_grid(results, weights)
         checks = {
             "finite_summary": quality.finite_summary(summary),
-            "covers_every_method": quality.covers_methods(summary),
+            "covers_every_method": quality.covers_methods(summary, ALL_METHODS),
             "eligible_share": quality.eligible_share(results, summary),
             "te_calibration": quality.te_calibration(summary),
         }
