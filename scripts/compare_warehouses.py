@@ -3,11 +3,14 @@
 Usage::
 
     python scripts/compare_warehouses.py BEFORE.duckdb AFTER.duckdb [--atol 1e-12] [--rtol 0] [--skip T,...]
+        [--skip-columns TABLE.COLUMN,...]
 
 Each table present in either file is compared: same columns, same number of rows, then rows sorted by every
 non-floating column (keys) and, within equal keys, by the floating columns; floating values must agree within
 ``atol + rtol * |before|`` (NaN equals NaN); everything else must be equal. List columns (embeddings) are compared
-element-wise. Prints one line per table and exits 1 when any table differs.
+element-wise. ``--skip-columns`` drops columns that legitimately differ between two runs (e.g.
+``hedge_diagnostics.solve_ms``, a wall time) before comparing. Prints one line per table and exits 1 when any
+table differs.
 """
 
 from __future__ import annotations
@@ -73,7 +76,9 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame, atol: float, rtol: float) -
             worst = max(worst, float(diff.max()) if len(diff) else 0.0)
             if bad.any():
                 i = int(np.argmax(bad))
-                return f"column {col!r} row {i}: {xv[i]!r} vs {yv[i]!r} (max |diff| {diff.max():.3g})"
+                return (
+                    f"column {col!r} row {i}: {xv[i]!r} vs {yv[i]!r} (max |diff| {diff.max():.3g})"
+                )
         elif _is_list(x) or _is_list(y):
             for i, (u, v) in enumerate(zip(x, y, strict=True)):
                 u, v = np.asarray(u, float), np.asarray(v, float)
@@ -96,8 +101,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--atol", type=float, default=1e-12)
     parser.add_argument("--rtol", type=float, default=0.0)
     parser.add_argument("--skip", default="", help="comma-separated tables to ignore")
+    parser.add_argument(
+        "--skip-columns",
+        default="hedge_diagnostics.solve_ms",
+        help="comma-separated TABLE.COLUMN to ignore (default: the solver's wall time)",
+    )
     args = parser.parse_args(argv)
     skip = {s for s in args.skip.split(",") if s}
+    skip_columns: dict[str, list[str]] = {}
+    for item in filter(None, args.skip_columns.split(",")):
+        table, _, column = item.partition(".")
+        if not column:
+            parser.error(f"--skip-columns: {item!r} is not TABLE.COLUMN")
+        skip_columns.setdefault(table, []).append(column)
     before, after = _read(args.before), _read(args.after)
     failed = 0
     for name in sorted(set(before) | set(after)):
@@ -108,9 +124,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"MISSING  {name} (only in {'before' if name in before else 'after'})")
             failed += 1
             continue
-        problem = compare_frames(before[name], after[name], args.atol, args.rtol)
+        dropped = skip_columns.get(name, [])
+        problem = compare_frames(
+            before[name].drop(columns=dropped, errors="ignore"),
+            after[name].drop(columns=dropped, errors="ignore"),
+            args.atol,
+            args.rtol,
+        )
         if problem is None or problem.startswith("agree"):
-            print(f"same     {name} ({len(before[name])} rows){'' if problem is None else ', ' + problem}")
+            print(
+                f"same     {name} ({len(before[name])} rows){'' if problem is None else ', ' + problem}"
+            )
         else:
             print(f"DIFFERS  {name}: {problem}")
             failed += 1

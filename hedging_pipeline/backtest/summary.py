@@ -14,24 +14,11 @@ from hedging_pipeline.backtest.statistics import (
     monthly_statistics,
     pooled_ex_crisis,
 )
+from hedging_pipeline.data.tables import GRID_COLUMNS, SUMMARY_COLUMNS
 from hedging_pipeline.data.validation import require_columns, require_unique
 from hedging_pipeline.errors import InsufficientHistoryError, InvalidValueError
 from hedging_pipeline.hedging.registry import ALL_METHODS, grid_columns
 
-SUMMARY_COLUMNS = (
-    "method",
-    "n_targets",
-    "median_variance_reduction",
-    "mean_variance_reduction",
-    "win_rate_vs_factor",
-    "median_variance_reduction_ci_low",
-    "median_variance_reduction_ci_high",
-    "win_rate_ci_low",
-    "win_rate_ci_high",
-    "median_te_ratio",
-    "median_vol_unhedged",
-    "median_vol_hedged",
-)
 BASELINE_METHOD = "factor"
 N_BOOTSTRAP = 2000
 CONFIDENCE_LEVEL = 0.95
@@ -40,30 +27,6 @@ TIE_TOLERANCE = 1e-12
 itself."""
 
 
-GRID_COLUMNS = (
-    "method",
-    "candidates",
-    "risk",
-    "n_targets",
-    "median_variance_reduction",
-    "mean_variance_reduction",
-    "win_rate_vs_factor",
-    "median_monthly_variance_reduction",
-    "median_variance_reduction_ex_crisis",
-    "turnover",
-    "net_median_variance_reduction",
-    "annual_cost_bp",
-    "share_at_name_cap",
-    "monthly_ci_low",
-    "monthly_ci_high",
-    "ex_crisis_ci_low",
-    "ex_crisis_ci_high",
-    "pooled_variance_reduction_ex_crisis",
-    "n_months",
-    "n_cells",
-    *SUMMARY_COLUMNS[5:],
-)
-"""``backtest_summary``: CONTRACT's columns first, then the intervals and diagnostics."""
 REBALANCES_PER_YEAR = 12
 NAME_CAP_TOLERANCE = 1e-6
 """A weight within this of the name cap counts as at the cap."""

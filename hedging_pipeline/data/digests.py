@@ -18,19 +18,12 @@ import pandas as pd
 
 from hedging_pipeline.data.calendar import MONTH_KEY_FORMAT, last_complete_month
 from hedging_pipeline.data.loaders import file_fingerprint, find_raw_file, raw_date_span, read_table
+from hedging_pipeline.data.tables import RAW_ASSETS
 from hedging_pipeline.errors import DataError
 
 DIGEST_CHARS = 12
 UNDATED = "undated"
 
-RAW_ASSETS: dict[str, str] = {
-    "companies": "raw_companies",
-    "prices": "raw_prices",
-    "fundamentals": "raw_fundamentals",
-    "descriptions": "raw_descriptions",
-    "exposures": "raw_exposures",
-}
-"""Drop-folder file name (without suffix) -> the raw asset (warehouse table) that loads it."""
 MONTHLY_FILES = {"prices": "date", "exposures": "date"}
 """Files digested per calendar month of this column; a changed month is recomputed."""
 CARRY_FORWARD_FILES = {"fundamentals": "period_end"}

@@ -20,16 +20,6 @@ from hedging_pipeline.data.schema import COMPANIES, DESCRIPTIONS, EXPOSURES, FUN
 from hedging_pipeline.nlp.text import DEFAULT_MAX_CHARS
 from hedging_pipeline.types import STYLE_FACTORS
 
-RAW_TABLES = (
-    "raw_companies",
-    "raw_prices",
-    "raw_fundamentals",
-    "raw_descriptions",
-    "raw_exposures",
-    "raw_quarantine",
-)
-"""Warehouse tables of one drop (the quarantine table lists what the drop's rules set aside, filled or cut)."""
-
 
 @dataclass(frozen=True)
 class Drop:

@@ -9,6 +9,22 @@ from __future__ import annotations
 
 from hedging_pipeline.types import STYLE_FACTORS
 
+# -- raw drop ----------------------------------------------------------------------------------------------------
+RAW_ASSETS: dict[str, str] = {
+    "companies": "raw_companies",
+    "prices": "raw_prices",
+    "fundamentals": "raw_fundamentals",
+    "descriptions": "raw_descriptions",
+    "exposures": "raw_exposures",
+}
+"""Drop-folder file name (without suffix) -> the raw asset (warehouse table) that loads it."""
+
+QUARANTINE_TABLE = "raw_quarantine"
+"""What a drop's rules set aside, filled or cut (written with the raw tables, in one transaction)."""
+
+RAW_TABLES = (*RAW_ASSETS.values(), QUARANTINE_TABLE)
+"""Warehouse tables of one drop."""
+
 # -- panels -----------------------------------------------------------------------------------------------------
 PRICE_COLUMNS = (
     "date",
@@ -145,4 +161,29 @@ SUMMARY_COLUMNS = (
     "median_vol_unhedged",
     "median_vol_hedged",
 )
-"""``backtest_summary``: one row per method."""
+"""The per-method statistics of the walk-forward test (``backtest.summary.summarise_backtest``)."""
+
+GRID_COLUMNS = (
+    "method",
+    "candidates",
+    "risk",
+    "n_targets",
+    "median_variance_reduction",
+    "mean_variance_reduction",
+    "win_rate_vs_factor",
+    "median_monthly_variance_reduction",
+    "median_variance_reduction_ex_crisis",
+    "turnover",
+    "net_median_variance_reduction",
+    "annual_cost_bp",
+    "share_at_name_cap",
+    "monthly_ci_low",
+    "monthly_ci_high",
+    "ex_crisis_ci_low",
+    "ex_crisis_ci_high",
+    "pooled_variance_reduction_ex_crisis",
+    "n_months",
+    "n_cells",
+    *SUMMARY_COLUMNS[5:],
+)
+"""``backtest_summary``: CONTRACT's columns first, then the intervals and diagnostics."""

@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 
 from hedging_pipeline.alerts import Alert, AlertSink, build_sink, expected_month, freshness
-from hedging_pipeline.data.digests import RAW_ASSETS
+from hedging_pipeline.data.tables import RAW_ASSETS
 from hedging_pipeline.defs.plans import LAST_DATE_METADATA, latest_record
 from hedging_pipeline.settings import OperationsSettings, Settings
 

@@ -13,7 +13,8 @@ import dagster as dg
 import pandas as pd
 
 from hedging_pipeline.data import cleaning
-from hedging_pipeline.data.drop import RAW_TABLES, Drop
+from hedging_pipeline.data.drop import Drop
+from hedging_pipeline.data.tables import RAW_TABLES
 from hedging_pipeline.defs.common import (
     GROUP_PANELS,
     GROUP_RAW,

@@ -23,22 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.schema import FUNDAMENTAL_VALUES
 from hedging_pipeline.data.validation import require_columns
 from hedging_pipeline.types import FloatArray
 
 DAYS_PER_YEAR_END = (12, 31)
 """Fiscal year end assumed when ``period_end`` is missing."""
 
-FUNDAMENTAL_FIELDS = (
-    "total_equity",
-    "total_assets",
-    "total_liabilities",
-    "long_term_debt",
-    "short_term_debt",
-    "net_income",
-    "revenue",
-    "operating_income",
-)
+FUNDAMENTAL_FIELDS = FUNDAMENTAL_VALUES[:8]
+"""The statement values the styles read (the raw file's values less share count and EPS)."""
 
 
 def usable_fundamentals(fundamentals: pd.DataFrame, reporting_lag_days: int) -> pd.DataFrame:
