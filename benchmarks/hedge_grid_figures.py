@@ -45,6 +45,13 @@ def _issuer_violations(weights: pd.DataFrame, companies: pd.DataFrame) -> dict[s
     }
 
 
+def share_at_name_cap_by_month(weights: pd.DataFrame) -> pd.DataFrame:
+    """Share of baskets at the name cap, month x method."""
+    largest = weights.groupby(["as_of", "ticker", "method"])["weight"].max()
+    capped = (largest >= MAX_WEIGHT - 1e-6).groupby(level=["as_of", "method"]).mean()
+    return capped.unstack("method")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=None)
@@ -74,6 +81,13 @@ def main() -> None:
         }
     )
     table["at_name_cap"] = share_at_name_cap(weights, MAX_WEIGHT)
+    per_date = ok.groupby(["method", "as_of"]).size().rename("hedged").reset_index()
+    per_date["n"] = pd.to_datetime(per_date["as_of"]).map(
+        risk_targets.assign(as_of=pd.to_datetime(risk_targets["as_of"])).set_index("as_of")["n"]
+    )
+    worst = (per_date["hedged"] / per_date["n"]).groupby(per_date["method"]).min()
+    table["coverage_worst_date"] = worst
+    cap_month = share_at_name_cap_by_month(weights)
     all_optimised = ok.loc[ok["status"].isin(["certified", "uncertified"])]
     out = {
         "targets_with_risk_model": n_targets,
@@ -88,6 +102,9 @@ def main() -> None:
     print(f"targets with a risk model (sum over dates): {n_targets}")
     print(table.to_string(float_format=lambda x: f"{x:.4g}"))
     print("issuer:", out["issuer"])
+    print("share of baskets at the name cap, per month:")
+    print(cap_month.to_string(float_format=lambda x: f"{x:.3f}"))
+    out["at_name_cap_by_month"] = cap_month.reset_index().astype({"as_of": str}).to_dict("records")
     print("median solve ms over every optimised hedge:", out["solve_ms_median_all_optimised"])
     print("largest certified gap:", out["max_certified_gap_all"])
     if wh.has_table("backtest_summary"):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from hedging_pipeline.backtest import quality
 from hedging_pipeline.backtest.metrics import backtest_hedges
-from hedging_pipeline.backtest.summary import summarise_grid
+from hedging_pipeline.backtest.summary import order_methods, summarise_grid
 from hedging_pipeline.defs.common import (
     GROUP_BACKTEST,
     OWNER,
@@ -21,9 +21,11 @@ from hedging_pipeline.defs.common import (
 from hedging_pipeline.defs.panels import check_results, check_specs, raise_on_blocking
 from hedging_pipeline.defs.partitions import PartitionSet
 from hedging_pipeline.defs.resources import WarehouseResource
+from hedging_pipeline.hedging.registry import INDEX_METHODS
 from hedging_pipeline.reporting import backtest_report as report
 from hedging_pipeline.reporting.tables import frame_to_markdown
 from hedging_pipeline.settings import Settings
+from hedging_pipeline.types import METHODS
 
 RESULTS_BLOCKING = ("unique_keys", "finite_results")
 RESULTS_WARN = ("hedges_evaluated",)
@@ -41,6 +43,11 @@ def _read_inputs(warehouse: WarehouseResource):
     diagnostics = wh.read("hedge_diagnostics", date_column="as_of")
     first = weights["as_of"].min() - RETURNS_LOOKBACK if len(weights) else None
     return weights, diagnostics, wh.read("daily_returns", start=first)
+
+
+def _expected(diagnostics: pd.DataFrame) -> list[str]:
+    """Methods the summary must hold: CONTRACT's, every method hedged, the index shorts."""
+    return order_methods([*{*METHODS, *diagnostics["method"], *INDEX_METHODS}])
 
 
 def _read_caps(warehouse: WarehouseResource, start):
@@ -103,7 +110,7 @@ def build_backtest_defs(parts: PartitionSet, settings: Settings) -> dg.Definitio
         summary = summarise_grid(results, weights)
         checks = {
             "finite_summary": quality.finite_summary(summary),
-            "covers_every_method": quality.covers_methods(summary),
+            "covers_every_method": quality.covers_methods(summary, _expected(diagnostics)),
             "eligible_share": quality.eligible_share(results, summary),
             "te_calibration": quality.te_calibration(summary),
         }

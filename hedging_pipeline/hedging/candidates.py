@@ -116,22 +116,38 @@ def gics_candidates(groups: pd.Series, target: str) -> list[str]:
     return sorted(t for t in groups.index[groups.to_numpy() == label] if t != target)
 
 
-def correlation_ranking(window: pd.DataFrame) -> tuple[tuple[str, ...], FloatArray]:
-    """Correlation matrix of a wide returns window (complete columns only).
+def correlation_ranking(
+    window: pd.DataFrame, min_days: int | None = None
+) -> tuple[tuple[str, ...], FloatArray]:
+    """Correlation matrix of a wide returns window.
+
+    Parameters
+    ----------
+    window : pd.DataFrame
+        Wide daily returns (dates x tickers), NaN = no return.
+    min_days : int, optional
+        None: complete columns only (Pearson). Given: every column with at least ``min_days``
+        returns, each standardised over its own observed days and counted 0 on the days it did not
+        trade (the sample covariance's convention, ``estimators``), so a name with a gap in the
+        window still gets correlation candidates.
 
     Returns
     -------
     tickers : tuple of str
     corr : FloatArray
-        ``(n, n)`` Pearson correlations.
+        ``(n, n)`` correlations.
     """
-    complete = window.loc[:, window.notna().all().to_numpy()]
-    values = complete.to_numpy(dtype=np.float64)
-    centred = values - values.mean(axis=0)
+    counts = window.notna().sum().to_numpy()
+    keep = counts == len(window) if min_days is None else counts >= min_days
+    kept = window.loc[:, keep]
+    values = kept.to_numpy(dtype=np.float64)
+    observed = ~np.isnan(values)
+    mean = np.where(observed, values, 0.0).sum(axis=0) / np.maximum(observed.sum(axis=0), 1)
+    centred = np.where(observed, values - mean, 0.0)
     norm = np.sqrt(np.einsum("ij,ij->j", centred, centred))
     norm = np.where(norm > 0, norm, np.inf)
     z = centred / norm
-    return tuple(str(c) for c in complete.columns), z.T @ z
+    return tuple(str(c) for c in kept.columns), z.T @ z
 
 
 def correlation_candidates(
@@ -147,6 +163,36 @@ def correlation_candidates(
         key=lambda i: (-row[i], tickers[i]),
     )
     return [tickers[i] for i in order[:n]]
+
+
+def risk_correlation_candidates(
+    loadings: FloatArray,
+    specific_variance: FloatArray,
+    tickers: Sequence[str],
+    target: str,
+    n: int,
+) -> list[str]:
+    """Return the ``n`` names most correlated with the target under a risk ``Σ = B Bᵀ + diag(d)``.
+
+    ``corr_i = (B B_tᵀ)_i / (σ_i σ_t)``; one matrix-vector product (ties by ticker). Used with the
+    factor model's rows: the names the factor model sees as closest to the target.
+    """
+    t = list(tickers).index(target)
+    cov = loadings @ loadings[t]
+    vol = np.sqrt(np.einsum("ij,ij->i", loadings, loadings) + specific_variance)
+    corr = cov / np.where(vol > 0, vol, np.inf)
+    order = sorted((i for i in range(len(tickers)) if i != t), key=lambda i: (-corr[i], tickers[i]))
+    return [tickers[i] for i in order[:n]]
+
+
+def screened_universe(lists: Sequence[Sequence[str]]) -> list[str]:
+    """The union of several candidate lists, sorted by ticker (a set: its order means nothing).
+
+    The universe cells priced by a dense (sample or blend) risk are solved on this pre-screen:
+    the union of every returns-, text- and factor-based generator's candidates, so their basket
+    is at least as good in sample as each of those cells' under the same risk.
+    """
+    return sorted({name for names in lists for name in names})
 
 
 def largest_names(

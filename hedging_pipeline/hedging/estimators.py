@@ -17,8 +17,17 @@ per date over the whole universe; the single-index target of Ledoit & Wolf 2003)
 
 Each name keeps its own sample variance (exactly for a name with a complete window). ``d`` acts as a
 ridge on each weight in proportion to the name's residual variance, which is what stops a few
-spuriously correlated names from taking the whole basket. On the real universe ``δ`` is about 0.2
-(against 0.06 for the identity target on the raw correlations, which the market mode dominates).
+spuriously correlated names from taking the whole basket. On the real universe ``δ`` is 0.21-0.44
+(month ends 2018-04..2020-03; against 0.06 for the identity target on the raw correlations, which
+the market mode dominates).
+
+**Calibration check** (issue 13b). Ledoit-Wolf corrects sampling error under stationarity; a hedge
+is held a month while correlations drift. :func:`holding_persistence` measures, with no look-ahead,
+how much of the trailing estimate's residual correlations the next holding month realises (slope
+``b`` over the last 12 months); ``shrunk_sample_risk(..., history=...)`` then uses
+``δ = max(δ_LW, 1 − b)``. On the real data ``1 − b`` is never more than 0.07 above ``δ_LW`` and
+above it only in 2018-04..07, so the production estimator keeps ``δ_LW`` (``history=None``);
+``benchmarks/bench_sample_shrinkage.py`` reports both per month.
 
 **Blend** (``risk = "blend"``): the equal mix ``Σ = ½ Σ_factor + ½ Σ_sample`` on the names both
 know, ``B = [sqrt(½) B_factor, sqrt(½) B_sample]``, ``d = ½ d_factor + ½ d_sample``. Equal weights are
@@ -35,10 +44,16 @@ from sklearn.covariance import ledoit_wolf_shrinkage
 
 from hedging_pipeline.errors import InsufficientHistoryError
 from hedging_pipeline.hedging.problem import FactorisedRisk
-from hedging_pipeline.types import TRADING_DAYS_PER_YEAR
+from hedging_pipeline.types import TRADING_DAYS_PER_YEAR, FloatArray
 
 BLEND_WEIGHT = 0.5
 """Weight of the factor model in the blend (equal mix: no tuning to the backtest)."""
+
+HOLDING_DAYS = 21
+"""Trading days a hedge is held between rebalances (a month)."""
+
+CALIBRATION_PERIODS = 12
+"""Most past holding periods the forecast calibration of the intensity pools (a year)."""
 
 LW_BLOCK_SIZE = 1000
 """scikit-learn's block size for the Ledoit-Wolf sums (memory only; the result does not depend on
@@ -52,8 +67,67 @@ def _digest(*parts: np.ndarray | str) -> str:
     return h.hexdigest()
 
 
-def shrunk_sample_risk(window: pd.DataFrame, as_of: pd.Timestamp, min_days: int) -> FactorisedRisk:
-    """Ledoit-Wolf shrunk sample covariance of a trailing returns window, in root form.
+def _standardised(frame: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Unit columns ``u`` (0 on missing days), sums of squares and counts of a returns window."""
+    values = frame.to_numpy(dtype=np.float64)
+    observed = ~np.isnan(values)
+    n_obs = observed.sum(axis=0)
+    mean = np.nansum(values, axis=0) / n_obs
+    centred = np.where(observed, values - mean, 0.0)
+    ss = np.einsum("ij,ij->j", centred, centred)
+    ss = np.where(ss > 0, ss, np.finfo(float).tiny)
+    return centred / np.sqrt(ss), observed, ss, n_obs, values
+
+
+def residual_correlation(frame: pd.DataFrame) -> FloatArray:
+    """Correlations of the single-index residuals of a returns window (unit diagonal)."""
+    u, observed, _, _, _ = _standardised(frame)
+    market = u.sum(axis=1) / np.maximum(observed.sum(axis=1), 1)
+    beta = market @ u / max(float(market @ market), np.finfo(float).tiny)
+    resid = np.where(observed, u - np.outer(market, beta), 0.0)
+    norm = np.sqrt(np.einsum("ij,ij->j", resid, resid))
+    x = resid / np.where(norm > 0, norm, np.inf)
+    return x.T @ x
+
+
+def holding_persistence(
+    history: pd.DataFrame, window_days: int, holding_days: int, min_days: int, periods: int
+) -> float:
+    """How much of a trailing estimate's residual correlations holds over the next holding period.
+
+    For each of the last ``periods`` holding periods of ``history`` that have ``window_days`` dates
+    before them (the latest ends at ``history``'s last date, so nothing after it is used): the
+    off-diagonal residual correlations ``a`` of the ``window_days`` before the period and ``c`` of
+    the period itself, over the names with ``min_days`` returns in the window and a return every
+    day of the period. Pooled slope through the origin ``b = Σ a c / Σ a²``: the regression of the
+    realised on the estimated residual correlations. NaN when no period fits.
+    """
+    num = den = 0.0
+    end = len(history)
+    for _ in range(periods):
+        start = end - holding_days - window_days
+        if start < 0:
+            break
+        est, held = history.iloc[start : end - holding_days], history.iloc[end - holding_days : end]
+        ok = (est.notna().sum().to_numpy() >= min_days) & held.notna().all().to_numpy()
+        if ok.sum() >= 2:
+            a = residual_correlation(est.loc[:, ok])
+            c = residual_correlation(held.loc[:, ok])
+            off = ~np.eye(int(ok.sum()), dtype=bool)
+            num += float((a[off] * c[off]).sum())
+            den += float((a[off] ** 2).sum())
+        end -= holding_days
+    return num / den if den > 0 else float("nan")
+
+
+def shrunk_sample_risk(
+    window: pd.DataFrame,
+    as_of: pd.Timestamp,
+    min_days: int,
+    history: pd.DataFrame | None = None,
+    holding_days: int = HOLDING_DAYS,
+) -> FactorisedRisk:
+    """Shrunk sample covariance of a trailing returns window, in root form.
 
     Parameters
     ----------
@@ -64,12 +138,18 @@ def shrunk_sample_risk(window: pd.DataFrame, as_of: pd.Timestamp, min_days: int)
         Rebalance date (close).
     min_days : int
         Fewest returns a ticker needs in the window (and fewest dates the window must hold).
+    history : pd.DataFrame, optional
+        Longer returns window ending with ``window`` (same columns' meaning). Given, and long
+        enough for one holding period: the intensity is ``max(δ_LW, 1 − b)`` with ``b`` the
+        :func:`holding_persistence` of the last ``CALIBRATION_PERIODS`` holding periods; None: the
+        Ledoit-Wolf intensity alone (the estimator before issue 13b).
+    holding_days : int
+        Trading days a hedge is held (a month).
 
     Returns
     -------
     FactorisedRisk
-        ``source = "sample"``, annualised; ``attrs`` of nothing. The shrinkage intensity is part of
-        ``digest`` (so a fingerprint changes with it).
+        ``source = "sample"``, annualised. The intensity is part of ``digest``.
 
     Raises
     ------
@@ -86,26 +166,20 @@ def shrunk_sample_risk(window: pd.DataFrame, as_of: pd.Timestamp, min_days: int)
             f"tickers with >= {min_days} returns; the sample covariance needs {min_days} dates "
             f"and two tickers"
         )
-    values = frame.to_numpy(dtype=np.float64)
-    observed = ~np.isnan(values)
-    n_obs = observed.sum(axis=0)
-    mean = np.nansum(values, axis=0) / n_obs
-    centred = np.where(observed, values - mean, 0.0)
-    ss = np.einsum("ij,ij->j", centred, centred)
-    ss = np.where(ss > 0, ss, np.finfo(float).tiny)
-    u = centred / np.sqrt(ss)  # (T, n), unit columns: R = Uᵀ U
+    u, observed, ss, n_obs, values = _standardised(frame)  # R = Uᵀ U
     market = u.sum(axis=1) / np.maximum(observed.sum(axis=1), 1)  # (T,)
     beta = market @ u / max(float(market @ market), np.finfo(float).tiny)  # (n,)
     resid = np.where(observed, u - np.outer(market, beta), 0.0)
     resid_ss = np.einsum("ij,ij->j", resid, resid)
     resid_ss = np.where(resid_ss > 0, resid_ss, np.finfo(float).tiny)
-    delta = float(
-        ledoit_wolf_shrinkage(
-            resid / np.sqrt(resid_ss) * np.sqrt(len(frame)),
-            assume_centered=True,
-            block_size=LW_BLOCK_SIZE,
-        )
-    )
+    x = resid / np.sqrt(resid_ss) * np.sqrt(len(frame))  # unit-variance residuals
+    delta = float(ledoit_wolf_shrinkage(x, assume_centered=True, block_size=LW_BLOCK_SIZE))
+    carried = float("nan")
+    if history is not None:
+        past = history.loc[history.index <= as_of]
+        carried = holding_persistence(past, len(frame), holding_days, min_days, CALIBRATION_PERIODS)
+        if np.isfinite(carried):
+            delta = max(delta, 1.0 - float(np.clip(carried, 0.0, 1.0)))
     var = ss / np.maximum(n_obs - 1, 1) * TRADING_DAYS_PER_YEAR  # annualised sample variance
     scale = np.sqrt(var)
     loadings = np.column_stack(
@@ -118,21 +192,26 @@ def shrunk_sample_risk(window: pd.DataFrame, as_of: pd.Timestamp, min_days: int)
 
     tickers = tuple(str(t) for t in frame.columns)
     dates = frame.index.to_numpy().astype("datetime64[ns]").view(np.int64)
+    kind = "lw-sample" if history is None else "lw-holding-sample"
     return FactorisedRisk(
         as_of=as_of,
         tickers=tickers,
         loadings=loadings,
         specific_variance=specific,
         source="sample",
-        digest=_digest("lw-sample", dates, np.array([delta, float(min_days)])),
+        digest=_digest(kind, dates, np.array([delta, carried, float(min_days)])),
         row_digests=tuple(_digest(values[:, i]) for i in range(len(tickers))),
     )
 
 
-def shrinkage_of(risk: FactorisedRisk) -> float:
-    """Ledoit-Wolf intensity ``δ`` of a :func:`shrunk_sample_risk` (``d_i / (B Bᵀ + d)_ii``)."""
-    total = np.einsum("ij,ij->i", risk.loadings, risk.loadings) + risk.specific_variance
-    return float(np.median(risk.specific_variance / total))
+def sample_intensity(risk: FactorisedRisk) -> float:
+    """The shrinkage intensity ``δ`` of a :func:`shrunk_sample_risk`.
+
+    It is each name's specific share of its residual variance (the same for every name).
+    """
+    b = risk.loadings[:, 1:]
+    resid = np.einsum("ij,ij->i", b, b) + risk.specific_variance
+    return float(np.median(risk.specific_variance / resid))
 
 
 def blend_risk(

@@ -224,7 +224,7 @@ def hedge_context(
         blend = blend_risk(model_risk, sample_risk, st.blend_weight)
     except InsufficientHistoryError as exc:
         why = str(exc)
-    corr_tickers, corr = cand.correlation_ranking(wide)
+    corr_tickers, corr = cand.correlation_ranking(wide, st.min_sample_days)
     return HedgeContext(
         as_of=when,
         settings=st,
@@ -278,6 +278,8 @@ def _risk_of(ctx: HedgeContext, spec: MethodSpec, target: str) -> FactorisedRisk
 
 def _ranked_candidates(ctx: HedgeContext, spec: MethodSpec, target: str, universe) -> list[str]:
     """Every candidate of the method's generator, best first (before the issuer rule and the cut)."""
+    if spec.candidates == "universe" and spec.risk in ("sample", "blend"):
+        return _screened_universe(ctx, target, universe)
     if spec.candidates == "universe":
         return [t for t in universe if t != target]
     if spec.candidates == "semantic":
@@ -289,6 +291,27 @@ def _ranked_candidates(ctx: HedgeContext, spec: MethodSpec, target: str, univers
     if spec.candidates == "gics":
         return cand.gics_candidates(ctx.gics, target)
     return cand.largest_names(ctx.caps, target, universe, len(universe))[0]
+
+
+def _screened_universe(ctx: HedgeContext, target: str, universe) -> list[str]:
+    """Pre-screen of the universe cells under a dense risk (``registry.SCREENED_UNIVERSE``).
+
+    The union of the target's ``n`` correlation candidates, ``n`` semantic peers and the ``n`` names
+    the factor model sees as most correlated with it (``n = n_correlation_candidates``), each
+    generator's list before the issuer rule, kept in ``universe``.
+    """
+    n = ctx.settings.n_correlation_candidates
+    model = ctx.model_risk
+    lists = [
+        cand.correlation_candidates(ctx.corr_tickers, ctx.corr, target, universe, n),
+        cand.semantic_candidates(ctx.peers, target, universe, n),
+    ]
+    if model.contains(target):
+        ranked = cand.risk_correlation_candidates(
+            model.loadings, model.specific_variance, model.tickers, target, len(model.tickers)
+        )
+        lists.append([t for t in ranked if t in universe][:n])
+    return cand.screened_universe(lists)
 
 
 def _candidates(

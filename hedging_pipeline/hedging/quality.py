@@ -107,22 +107,31 @@ def gaps_within_tolerance(diagnostics: pd.DataFrame, tolerance: float) -> Qualit
 
 
 def methods_cover_targets(diagnostics: pd.DataFrame) -> QualityResult:
-    """Return whether no method leaves more than ``MAX_INFEASIBLE_SHARE`` of its targets unhedged."""
+    """Return whether no method leaves more than ``MAX_INFEASIBLE_SHARE`` unhedged on any date.
+
+    The diagnostics hold one row per (target with a risk model, method) of each date.
+    """
     if diagnostics.empty:
         return QualityResult(True, "no hedges asked for")
-    share = (diagnostics["status"] == INFEASIBLE).groupby(diagnostics["method"]).mean()
+    keys = ["as_of", "method"] if "as_of" in diagnostics.columns else ["method"]
+    per_date = (diagnostics["status"] == INFEASIBLE).groupby([diagnostics[k] for k in keys]).mean()
+    share = per_date.groupby(level="method").max()
     details = {f"infeasible_share_{m}": float(v) for m, v in share.items()}
     worst = share.idxmax()
     if share[worst] > MAX_INFEASIBLE_SHARE:
-        example = diagnostics.loc[
-            (diagnostics["method"] == worst) & (diagnostics["status"] == INFEASIBLE), "message"
-        ].iloc[0]
+        bad = diagnostics.loc[
+            (diagnostics["method"] == worst) & (diagnostics["status"] == INFEASIBLE)
+        ]
+        where = f" on {pd.Timestamp(bad['as_of'].iloc[0]).date()}" if "as_of" in bad else ""
         return QualityResult(
             False,
-            f"method {worst} could not hedge {share[worst]:.0%} of the targets; e.g. {example}",
+            f"method {worst} could not hedge {share[worst]:.1%} of the targets{where}; "
+            f"e.g. {bad['message'].iloc[0]}",
             details,
         )
-    return QualityResult(True, f"every method hedges ≥ {1 - MAX_INFEASIBLE_SHARE:.0%}", details)
+    return QualityResult(
+        True, f"every method hedges ≥ {1 - MAX_INFEASIBLE_SHARE:.0%} on every date", details
+    )
 
 
 def hedge_checks(

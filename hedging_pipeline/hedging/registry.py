@@ -55,14 +55,21 @@ LEGACY_NAMES: dict[tuple[str, str], str] = {
 }
 """Grid cells that keep the name they had before the grid (CONTRACT, RESULTS, the CLI)."""
 
-NOT_SOLVED_BY_DEFAULT = ("universe_sample", "universe_blend")
-"""Cells the hedge assets skip: certifying a basket of the whole universe (~500 names) under a dense
-sample covariance (253 loadings per name, no factor structure) takes ~14 s per hedge on the real data
-(2020-02, loaded 2-core machine) against ~5-50 ms for every other cell, i.e. ~40 CPU-hours for the
-backtest's 10,000 hedges. They stay in the registry (one hedge at a time, e.g. from the CLI)."""
+NOT_SOLVED_BY_DEFAULT: tuple[str, ...] = ()
+"""Cells the hedge assets skip (none since issue 13b: see ``SCREENED_UNIVERSE``)."""
+
+SCREENED_UNIVERSE = ("universe_sample", "universe_blend")
+"""Universe cells solved on a pre-screen. Certifying a basket of the whole universe (~500 names)
+under a dense sample covariance (253 loadings per name, no factor structure) took ~14 s per hedge
+on the real data (2020-02, loaded 2-core machine), ~40 CPU-hours for the backtest. These cells
+choose instead from the union of the target's correlation candidates, semantic peers and the names
+the factor model sees as most correlated with it (``DEFAULT_N_PEERS`` each, at most 3x that many):
+a superset of the semantic and correlation cells' candidates, so under the same risk their basket
+is at least as good in sample as those cells'. ``universe x factor`` (``factor``) keeps the whole
+universe (the factor structure makes it fast)."""
 
 CANDIDATE_TEXT = {
-    "universe": "the whole universe of the risk model",
+    "universe": "the whole universe of the risk model (sample/blend risk: pre-screened)",
     "semantic": "top semantic peers (description embeddings)",
     "correlation": "most correlated trailing daily returns",
     "gics": "same GICS group",
@@ -111,8 +118,7 @@ class MethodSpec:
     def in_hedge_stage(self) -> bool:
         """Whether the hedge assets build it.
 
-        Not the index shorts (the backtest builds them), nor the whole universe priced by a sample
-        or blend risk (``NOT_SOLVED_BY_DEFAULT``).
+        Not the index shorts (the backtest builds them), nor a cell of ``NOT_SOLVED_BY_DEFAULT``.
         """
         return (
             self.weights not in ("index", "index_beta") and self.name not in NOT_SOLVED_BY_DEFAULT

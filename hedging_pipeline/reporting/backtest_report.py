@@ -432,6 +432,11 @@ def render_backtest_report(
         "",
         grid_table(summary).to_markdown(index=False, disable_numparse=True),
         "",
+        "`universe` under the sample and blend risks is solved on a pre-screen of the universe: "
+        "the union of the target's correlation candidates, semantic peers and the names the factor "
+        "model sees as most correlated with it (`hedging.registry.SCREENED_UNIVERSE`); under the "
+        "factor model it is the whole universe.",
+        "",
     ]
     if paired is not None and len(paired):
         lines += [

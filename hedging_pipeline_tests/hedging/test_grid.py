@@ -134,3 +134,89 @@ def test_no_basket_holds_the_targets_issuer_or_two_classes(month):
     # without the rule the correlation hedge of GOOGL would short GOOG (same returns, 25 % cap)
     corr = weights[(weights["ticker"] == "NWS") & (weights["method"] == "correlation_sample")]
     assert "NWSA" not in set(corr["hedge_ticker"]) and len(corr) >= 4
+
+
+def test_screened_universe_is_the_union_of_the_generators(month):
+    from hedging_pipeline.hedging.methods import _screened_universe, hedge_context, plan_hedge
+
+    ctx = hedge_context(
+        month.as_of, month.model, month.peers, month.returns, month.companies, month.market_caps
+    )
+    target = ctx.model_risk.tickers[0]
+    screened = _screened_universe(ctx, target, ctx.sample_risk.positions)
+    corr = plan_hedge(ctx, target, "correlation_sample").candidates
+    sem = plan_hedge(ctx, target, "nlp").candidates
+    plan = plan_hedge(ctx, target, "universe_sample")
+    assert set(corr) | set(sem) <= set(plan.candidates) <= set(screened)
+    assert len(set(screened)) == len(screened) <= 3 * ctx.settings.n_correlation_candidates
+    # brute-force factor correlations: the screen holds the factor model's top names
+    cov = ctx.model_risk.covariance()
+    vol = np.sqrt(np.diag(cov))
+    t = ctx.model_risk.positions[target]
+    rho = pd.Series(cov[t] / (vol * vol[t]), ctx.model_risk.tickers).drop(target)
+    top = rho.sort_values(ascending=False).index[: ctx.settings.n_correlation_candidates]
+    assert set(top) <= set(screened)
+    assert "universe_sample" in HEDGE_STAGE_METHODS and "universe_blend" in HEDGE_STAGE_METHODS
+
+
+def _paired_panel(days: int, rho: float, reshuffle_every: int | None, seed: int) -> pd.DataFrame:
+    """40 names in 20 pairs of residual correlation ``rho`` (plus a market factor); the pairs are
+    drawn afresh every ``reshuffle_every`` days (None: fixed pairs)."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    market = rng.normal(scale=0.01, size=days)
+    out = np.empty((days, n))
+    blocks = range(0, days, reshuffle_every or days)
+    for start in blocks:
+        rows = slice(start, min(start + (reshuffle_every or days), days))
+        m = rows.stop - rows.start
+        order = rng.permutation(n)
+        common = rng.normal(size=(m, n // 2))
+        own = rng.normal(size=(m, n))
+        resid = np.sqrt(rho) * np.repeat(common, 2, axis=1) + np.sqrt(1 - rho) * own
+        out[rows][:, order] = 0.0
+        block = np.empty((m, n))
+        block[:, order] = resid
+        out[rows] = market[rows, None] + 0.015 * block
+    dates = pd.bdate_range("2018-01-01", periods=days)
+    return pd.DataFrame(out, index=dates, columns=[f"N{i:02d}" for i in range(n)])
+
+
+def test_holding_persistence_recovers_the_planted_slope():
+    from hedging_pipeline.hedging.estimators import holding_persistence
+
+    rho, window = 0.6, 252
+    fixed = _paired_panel(504, rho, None, 0)
+    # signal: 40 ordered pairs at rho; noise: every off-diagonal estimate has variance ~1/T
+    n = 40
+    signal = n * rho**2
+    noise = n * (n - 1) / window
+    b = holding_persistence(fixed, window, 21, 126, 12)
+    assert b == pytest.approx(signal / (signal + noise), abs=0.08)
+    # pairs redrawn every month: little carries into the held month (only pairs that happen to
+    # recur; each of the window's 12 pairings holds a given pair with chance 1/39)
+    drifting = _paired_panel(504, rho, 21, 1)
+    assert abs(holding_persistence(drifting, window, 21, 126, 12)) < 0.2 < b - 0.4
+
+
+def test_calibrated_intensity_is_the_larger_of_ledoit_wolf_and_one_minus_b():
+    from hedging_pipeline.hedging.estimators import (
+        holding_persistence,
+        sample_intensity,
+        shrunk_sample_risk,
+    )
+
+    panel = _paired_panel(504, 0.6, 21, 2)
+    as_of = panel.index[-1]
+    lw = sample_intensity(shrunk_sample_risk(panel.iloc[-252:], as_of, 126))
+    b = holding_persistence(panel, 252, 21, 126, 12)
+    calibrated = shrunk_sample_risk(panel.iloc[-252:], as_of, 126, panel)
+    assert sample_intensity(calibrated) == pytest.approx(max(lw, 1 - b), abs=1e-12)
+    assert sample_intensity(calibrated) > lw + 0.1  # drifting pairs: shrink harder than LW
+    # each name keeps its own sample variance whatever the intensity
+    names = list(panel.columns[:3])
+    np.testing.assert_allclose(
+        np.diag(calibrated.covariance(names)),
+        panel.iloc[-252:][names].var().to_numpy() * 252,
+        rtol=1e-9,
+    )

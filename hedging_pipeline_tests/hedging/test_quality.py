@@ -93,7 +93,17 @@ def test_gap_and_coverage_rules(stored):
     poor.loc[nlp, "message"] = "ticker 'S0N00' as of 2020-02-24: no peers"
     result = methods_cover_targets(poor)
     assert not result.passed
-    assert "method nlp could not hedge 100% of the targets; e.g. ticker 'S0N00'" in result.summary
+    assert "method nlp could not hedge 100.0% of the targets on 2020-02-24" in result.summary
+    # one date short is enough: shares are per date, not pooled over the dates
+    first = pd.Timestamp(diagnostics["as_of"].min())
+    short = diagnostics.copy()
+    short.loc[short.index[nlp.to_numpy()][0], "status"] = "infeasible"
+    clean = [diagnostics.assign(as_of=first + pd.Timedelta(days=30 * k)) for k in range(1, 21)]
+    mixed = pd.concat([short, *clean], ignore_index=True)
+    pooled = (mixed["status"] == "infeasible").groupby(mixed["method"]).mean()["nlp"]
+    assert 0 < pooled <= 0.01
+    result = methods_cover_targets(mixed)
+    assert not result.passed and f"on {pd.Timestamp(first).date()}" in result.summary
 
 
 def test_active_set_gives_up_loudly(monkeypatch):
