@@ -12,7 +12,8 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 Method = Literal["factor", "nlp", "nlp_equal", "hybrid", "gics", "correlation", "market"]
-"""Hedge construction methods; ``factor``, ``nlp`` and ``hybrid`` are the ones the CLI offers."""
+"""The seven hedge methods CONTRACT.md names (checks and reports require them); every method, including
+the grid cells and index shorts, is in :mod:`hedging_pipeline.hedging.registry`."""
 
 DEFAULT_N_PEERS = 30
 """Peers stored per company (``nlp.peers``): exactly the semantic candidates the ``nlp`` and ``hybrid``

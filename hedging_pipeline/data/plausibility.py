@@ -18,10 +18,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.tables import QUARANTINE_COLUMNS
 from hedging_pipeline.errors import InvalidValueError
-
-QUARANTINE_COLUMNS = ("file", "ticker", "date", "column", "value", "rule", "action")
-"""Columns of the quarantine table (one row per set-aside value, filled gap or cut text)."""
 
 _MARKUP = re.compile(
     r"<[^<>]{0,500}>|\{\{.*?\}\}|&[#a-zA-Z0-9]{1,10};|(?:https?://|www\.)\S+", re.DOTALL

@@ -22,6 +22,9 @@ RAW_ASSETS: dict[str, str] = {
 QUARANTINE_TABLE = "raw_quarantine"
 """What a drop's rules set aside, filled or cut (written with the raw tables, in one transaction)."""
 
+QUARANTINE_COLUMNS = ("file", "ticker", "date", "column", "value", "rule", "action")
+"""``raw_quarantine``: one row per set-aside value, filled gap or cut text."""
+
 RAW_TABLES = (*RAW_ASSETS.values(), QUARANTINE_TABLE)
 """Warehouse tables of one drop."""
 
