@@ -15,6 +15,7 @@ from hedging_pipeline.nlp.clustering import (
     between_clusters,
     central_members,
     cluster_companies,
+    exact_cosine_knn,
     map_universe,
     select_clusters,
 )
@@ -109,6 +110,28 @@ def test_same_seed_same_map(planted_map):
     tickers, x, _, result = planted_map
     again = cluster_companies(list(reversed(tickers)), x[::-1], seed=7)
     pd.testing.assert_frame_equal(again.frame, result.frame)
+
+
+def test_exact_neighbours_are_the_brute_force_cosine_neighbours():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 12))
+    x[7] = 0.0  # a zero vector: distance 1 from everyone (UMAP's convention), 0 from itself
+    indices, distances = exact_cosine_knn(x, 6)
+    assert indices.shape == distances.shape == (40, 6)
+    assert indices.dtype == np.int32 and distances.dtype == np.float32
+    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-300)
+    brute = 1.0 - unit @ unit.T
+    brute[7, :] = brute[:, 7] = 1.0
+    brute[7, 7] = 0.0
+    for i in range(40):
+        assert indices[i, 0] == i and distances[i, 0] == 0.0  # each row first, at distance 0
+        expected = np.sort(brute[i])[:6]
+        np.testing.assert_allclose(distances[i], expected, atol=1e-6)
+        np.testing.assert_allclose(brute[i, indices[i]], expected, atol=1e-6)
+    # ties keep row order (a stable sort): duplicates of one vector list the lower row first
+    twins = np.vstack([x[:5], x[:5]])
+    tied, _ = exact_cosine_knn(twins, 2)
+    assert tied[:5, 1].tolist() == [5, 6, 7, 8, 9] and tied[5:, 0].tolist() == [0, 1, 2, 3, 4]
 
 
 def test_too_few_companies_for_a_map():
