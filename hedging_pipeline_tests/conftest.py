@@ -8,6 +8,9 @@ import pytest
 
 from hedging_pipeline.settings import SHARED_DATA_DIR, Settings
 
+pytest_plugins = ("hedging_pipeline_tests.cli_runs",)
+"""The full-run session fixtures (``session_runs``, ``baseline``, ...) for every test folder."""
+
 REAL_DATA_DIR = Path(os.environ.get("HEDGING_TEST_REAL_DATA", str(SHARED_DATA_DIR)))
 
 

@@ -1,4 +1,7 @@
-"""The ``hedging-pipeline`` command: end-to-end run on demo data, and one-line errors on bad input."""
+"""The ``hedging-pipeline`` command: end-to-end run on demo data, and one-line errors on bad input.
+
+The end-to-end run is the session's (``cli_runs.session_runs``): the reliability tests compare it with other runs.
+"""
 
 import shutil
 
@@ -7,6 +10,7 @@ import pytest
 
 from hedging_pipeline.cli import main
 from hedging_pipeline.warehouse.duckdb import Warehouse
+from hedging_pipeline_tests.cli_runs import TEST_ENV
 
 
 @pytest.fixture
@@ -29,10 +33,13 @@ def error_line(capsys) -> str:
 
 
 @pytest.mark.slow
-def test_run_materialises_everything_and_prints_where(cli_env, capsys):
-    raw, home = cli_env
-    assert main(["run"]) == 0
-    out = capsys.readouterr().out
+def test_run_materialises_everything_and_prints_where(
+    session_runs, reliability_raw_dir, tmp_path, monkeypatch, capsys
+):
+    # the session's uninterrupted run with the default executor: the console script as a user runs it
+    run = session_runs.second
+    assert run.returncode == 0, run.output[-4000:]
+    raw, home, out = reliability_raw_dir, run.home, run.output
     assert f"HEDGING_RAW_DIR at {raw}" in out
     assert f"warehouse: {home / 'warehouse.duckdb'}" in out
     wh = Warehouse(home / "warehouse.duckdb")
@@ -49,7 +56,15 @@ def test_run_materialises_everything_and_prints_where(cli_env, capsys):
         assert f"  {table}" in out
     raw_stage = next(line for line in out.splitlines() if line.startswith("[1/"))
     assert "raw_quarantine" in raw_stage  # the drop-wide output of the raw_drop multi-asset
-    # A second run is idempotent: same row counts everywhere.
+    # A second run is idempotent: same row counts everywhere. It runs on a copy of the home (warehouse,
+    # Dagster instance, run memory): the session's homes stay as they are for the tests comparing them.
+    again = tmp_path / "home"
+    shutil.copytree(home, again)
+    for key, value in {**TEST_ENV, "HEDGING_RAW_DIR": str(raw), "HEDGING_HOME": str(again)}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("HEDGING_EXECUTOR")
+    monkeypatch.setenv("DAGSTER_HOME", str(again / "dagster"))  # restored after the test
+    wh = Warehouse(again / "warehouse.duckdb")
     counts = wh.table_counts()
     capsys.readouterr()
     assert main(["run"]) == 0

@@ -24,7 +24,7 @@ import pytest
 
 from hedging_pipeline.settings import load_settings
 from hedging_pipeline.warehouse.duckdb import Warehouse
-from hedging_pipeline_tests.reliability.conftest import (
+from hedging_pipeline_tests.cli_runs import (
     assert_same_tables,
     canonical,
     run_raw_stage,

@@ -26,12 +26,12 @@ import pytest
 
 from hedging_pipeline.definitions import build_definitions
 from hedging_pipeline.settings import PROJECT_ROOT
-from hedging_pipeline_tests.conftest import make_settings
-from hedging_pipeline_tests.reliability.conftest import (
+from hedging_pipeline_tests.cli_runs import (
     assert_same_tables,
     cli_env,
     warehouse_tables,
 )
+from hedging_pipeline_tests.conftest import make_settings
 from hedging_pipeline_tests.reliability.test_postgres import postgres_server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow]

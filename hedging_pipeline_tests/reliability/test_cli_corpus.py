@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from hedging_pipeline.cli import main
-from hedging_pipeline_tests.reliability.conftest import (
+from hedging_pipeline_tests.cli_runs import (
     TEST_ENV,
     CliProcess,
     CliRun,
@@ -101,7 +101,9 @@ CASES = [
         "executor_package_missing",
         ["run"],
         r"^HEDGING_EXECUTOR=k8s needs the package dagster-k8s",
-        env={"HEDGING_EXECUTOR": "k8s"},  # dagster-celery is a test dependency (Celery test); k8s is not
+        env={
+            "HEDGING_EXECUTOR": "k8s"
+        },  # dagster-celery is a test dependency (Celery test); k8s is not
     ),
     CliCase(
         "bad_raw_file",

@@ -27,8 +27,7 @@ from hedging_pipeline.definitions import build_definitions
 from hedging_pipeline.defs.partitions import build_partitions
 from hedging_pipeline.defs.stages import compute_stages
 from hedging_pipeline.instance import ensure_instance_dir
-from hedging_pipeline_tests.conftest import make_settings
-from hedging_pipeline_tests.reliability.conftest import (
+from hedging_pipeline_tests.cli_runs import (
     CLI_TIMEOUT_S,
     TEST_ENV,
     CliProcess,
@@ -36,6 +35,7 @@ from hedging_pipeline_tests.reliability.conftest import (
     cli_env,
     warehouse_tables,
 )
+from hedging_pipeline_tests.conftest import make_settings
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from hedging_pipeline_tests.reliability.conftest import (
+from hedging_pipeline_tests.cli_runs import (
     assert_same_tables,
     table_differences,
     warehouse_tables,

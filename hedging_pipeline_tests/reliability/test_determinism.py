@@ -7,13 +7,13 @@ import dagster as dg
 from hedging_pipeline.definitions import build_definitions
 from hedging_pipeline.defs.partitions import build_partitions
 from hedging_pipeline.defs.stages import compute_stages
-from hedging_pipeline_tests.conftest import make_settings
-from hedging_pipeline_tests.reliability.conftest import (
+from hedging_pipeline_tests.cli_runs import (
     TEST_ENV,
     assert_same_tables,
     table_differences,
     warehouse_tables,
 )
+from hedging_pipeline_tests.conftest import make_settings
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -62,7 +62,7 @@ def test_recomputing_some_months_gives_the_full_runs_numbers(
     # the final Huber weights (t-stats, R²) move more, because a residual sitting on the ε·σ threshold can
     # switch sides (seen: 4e-7 relative on one t-stat). 1e-6 bounds both; same inputs in the same run still
     # agree to 1e-12 (test above).
-    import hedging_pipeline_tests.reliability.conftest as reliability
+    import hedging_pipeline_tests.cli_runs as reliability
 
     monkeypatch.setattr(reliability, "TOLERANCE", SOLVER_TOLERANCE)
     home = tmp_path / "home"

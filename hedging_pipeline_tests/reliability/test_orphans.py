@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from hedging_pipeline.warehouse.duckdb import Warehouse
-from hedging_pipeline_tests.reliability.conftest import (
+from hedging_pipeline_tests.cli_runs import (
     assert_same_tables,
     run_cli,
     run_raw_stage,
@@ -74,12 +74,20 @@ def test_raw_stage_prunes_rows_outside_the_new_range(
 
 @pytest.mark.slow
 def test_fix_and_rerun_equals_a_fresh_run(reliability_raw_dir, tmp_path, baseline, baseline_tables):
+    # the user's home as the bad drop left it: the uninterrupted run's home (warehouse, Dagster instance, run
+    # memory) with the bad drop's rows outside the range. The corrected drop arrives as new files (new mtimes)
+    # holding the good content, and the command runs again in that home. Only the raw stage's prune can remove
+    # the planted rows: the stale-only run recomputes nothing whose inputs did not change, so no partition
+    # rewrite hides a row the prune missed.
     home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(baseline.warehouse, home / "warehouse.duckdb")
+    shutil.copytree(baseline.home, home)
     _plant_orphans(home / "warehouse.duckdb")
-    run = run_cli(["run"], reliability_raw_dir, home)
+    fixed = tmp_path / "fixed_drop"
+    shutil.copytree(reliability_raw_dir, fixed, copy_function=shutil.copy)  # new files, new mtimes
+    run = run_cli(["run"], fixed, home)
     assert run.returncode == 0, run.output[-3000:]
+    raw_stage = next(line for line in run.output.splitlines() if line.startswith("[1/"))
+    assert "changed files: " in raw_stage and "prices" in raw_stage, raw_stage
     assert_same_tables(
         warehouse_tables(run.warehouse), baseline_tables, "fix-and-rerun vs a fresh run"
     )

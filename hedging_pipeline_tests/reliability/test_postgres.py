@@ -26,7 +26,7 @@ import pytest
 
 from hedging_pipeline.settings import PROJECT_ROOT
 from hedging_pipeline.warehouse.duckdb import Warehouse
-from hedging_pipeline_tests.reliability.conftest import cli_env
+from hedging_pipeline_tests.cli_runs import cli_env
 
 pytestmark = pytest.mark.postgres
 

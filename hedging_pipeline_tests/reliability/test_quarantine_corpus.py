@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from hedging_pipeline.warehouse.duckdb import Warehouse
-from hedging_pipeline_tests.reliability.conftest import (
+from hedging_pipeline_tests.cli_runs import (
     assert_same_tables,
     canonical,
     run_raw_stage,

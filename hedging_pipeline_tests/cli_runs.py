@@ -1,7 +1,8 @@
-"""Reliability fixtures: CLI runs in subprocesses on a private copy of the demo drop folder, and table snapshots.
+"""Full ``hedging-pipeline run`` fixtures: CLI runs in subprocesses on a private copy of the demo drop folder, and
+table snapshots (a pytest plugin of the root ``conftest.py``, so every test folder sees the fixtures).
 
-The full ``hedging-pipeline run`` on the demo data takes tens of seconds, so the uninterrupted runs that several
-tests compare against are session fixtures, started side by side.
+A full run on the demo data takes about a minute of CPU, so the runs that tests check or compare against are session
+fixtures, started side by side: ``test_cli.py`` checks one's output and warehouse, ``reliability/`` compares them.
 """
 
 import os
@@ -14,15 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
 import hedging_pipeline
-from hedging_pipeline.cli import _first_error
-from hedging_pipeline.definitions import build_definitions
-from hedging_pipeline.defs.stages import compute_stages
 from hedging_pipeline.warehouse.duckdb import Warehouse
 from hedging_pipeline_tests.conftest import make_settings
 
@@ -59,8 +56,13 @@ def cli_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "hedging_pipeline"]
 
 
-def cli_env(raw_dir: Path, home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment of one CLI process: its own raw folder and home, the fake embedder, no inherited instance."""
+def cli_env(
+    raw_dir: Path, home: Path, extra: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """Environment of one CLI process: its own raw folder and home, the fake embedder, no inherited instance.
+
+    ``extra`` overrides the test settings; a ``None`` value unsets the variable.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEDGING_", "DAGSTER_"))}
     env.update(TEST_ENV)
     # subprocesses import the same hedging_pipeline as this test process (a checkout copy included)
@@ -68,7 +70,11 @@ def cli_env(raw_dir: Path, home: Path, extra: Mapping[str, str] | None = None) -
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     env["HEDGING_RAW_DIR"] = str(raw_dir)
     env["HEDGING_HOME"] = str(home)
-    env.update(extra or {})
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)  # unset, as a user who never heard of the variable
+        else:
+            env[key] = value
     return env
 
 
@@ -100,7 +106,7 @@ class CliProcess:
         raw_dir: Path,
         home: Path,
         *,
-        extra_env: Mapping[str, str] | None = None,
+        extra_env: Mapping[str, str | None] | None = None,
         log: Path | None = None,
     ) -> None:
         self.home = Path(home)
@@ -298,10 +304,12 @@ class CrashRun:
 
 @dataclass(frozen=True)
 class SessionRuns:
-    """Full CLI runs shared by the reliability tests, started side by side.
+    """Full CLI runs shared by the tests, started side by side.
 
-    ``first`` and ``second`` are uninterrupted runs in separate homes (different ``PYTHONHASHSEED`` so set
-    ordering cannot hide); ``crash`` is killed mid-way and restarted.
+    ``first`` and ``second`` are uninterrupted runs in separate homes, with different ``PYTHONHASHSEED`` so
+    set ordering cannot hide; ``first`` runs every step in its process (``HEDGING_EXECUTOR=in_process``, the
+    other tests' setting), ``second`` with the default executor (a process per step), as a user types the
+    command. ``crash`` is killed mid-way and restarted.
     """
 
     first: CliRun
@@ -346,11 +354,14 @@ def _crash_and_restart(
 def session_runs(reliability_raw_dir, tmp_path_factory) -> SessionRuns:
     """Two uninterrupted runs and one killed-and-restarted run of ``hedging-pipeline run`` on the demo data."""
     root = tmp_path_factory.mktemp("runs")
+    runs = {
+        "first": {"PYTHONHASHSEED": "1"},
+        "second": {"PYTHONHASHSEED": "2", "HEDGING_EXECUTOR": None},  # unset: the default
+        "crash": {"PYTHONHASHSEED": "3"},
+    }
     processes = {
-        name: CliProcess(
-            ["run"], reliability_raw_dir, root / name, extra_env={"PYTHONHASHSEED": seed}
-        )
-        for name, seed in (("first", "1"), ("second", "2"), ("crash", "3"))
+        name: CliProcess(["run"], reliability_raw_dir, root / name, extra_env=env)
+        for name, env in runs.items()
     }
     try:
         crash, restart = _crash_and_restart(processes["crash"], reliability_raw_dir, CLI_TIMEOUT_S)
@@ -421,6 +432,11 @@ def baseline_tables(baseline) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="session")
 def raw_stage_job(reliability_raw_dir, tmp_path_factory) -> str:
     """Name of the stage job holding the raw assets (the first run of ``hedging-pipeline run``)."""
+    import dagster as dg
+
+    from hedging_pipeline.definitions import build_definitions
+    from hedging_pipeline.defs.stages import compute_stages
+
     settings = make_settings(reliability_raw_dir, tmp_path_factory.mktemp("stage_names"))
     repo = build_definitions(settings).get_repository_def()
     stages = compute_stages(list({id(a): a for a in repo.assets_defs_by_key.values()}.values()))
@@ -447,6 +463,11 @@ class Outcome:
 
 def run_raw_stage(raw_dir: Path, home: Path, earlier: Path, job_name: str) -> Outcome:
     """Run the raw stage job on ``raw_dir`` against a copy of the ``earlier`` warehouse."""
+    import dagster as dg
+
+    from hedging_pipeline.cli import _first_error
+    from hedging_pipeline.definitions import build_definitions
+
     home.mkdir(parents=True)
     shutil.copyfile(earlier, home / "warehouse.duckdb")
     defs = build_definitions(make_settings(raw_dir, home))
