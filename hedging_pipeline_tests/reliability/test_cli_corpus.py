@@ -300,11 +300,16 @@ def _limit_file_size(limit: int):
     return apply
 
 
+FULL_DISK_BYTES = 1 << 20
+"""File-size limit of the full-disk case: above every file of a new Dagster instance after the raw stage (~150 KB
+each), below the raw stage's warehouse write (the drop's tables, ~2 MB of DuckDB write-ahead log on the demo data).
+So the first warehouse write, the raw stage's one-transaction swap of every raw table, meets the full disk."""
+
+
 def test_full_disk_gives_one_line(folders, tmp_path):
-    # a file-size limit below the warehouse's size makes every write that grows a file fail as on a full disk
+    # a file-size limit makes every write that grows a file past it fail as on a full disk
     case = CliCase("full_disk", ["run"], "")
     home = folders.home(case)
-    size = (home / "warehouse.duckdb").stat().st_size
     env = cli_env(folders.raw["clean"], home)
     result = subprocess.run(
         [*cli_command(), "run"],
@@ -312,7 +317,7 @@ def test_full_disk_gives_one_line(folders, tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
-        preexec_fn=_limit_file_size(size // 2),
+        preexec_fn=_limit_file_size(FULL_DISK_BYTES),
     )
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
@@ -320,4 +325,7 @@ def test_full_disk_gives_one_line(folders, tmp_path):
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, output[-3000:]
     assert re.search(r"(File too large|disk is full)", errors[0]), errors[0]
+    assert f"warehouse {home / 'warehouse.duckdb'}" in errors[0], errors[
+        0
+    ]  # the warehouse write failed
     assert table_fingerprints(home / "warehouse.duckdb") == folders.before
