@@ -19,6 +19,7 @@ shm_kib=$(df -P -k /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
 if [ -z "${TMPDIR:-}" ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] \
    && [ "${shm_kib:-0}" -ge $((8 * 1024 * 1024)) ]; then
   TMPDIR="$(mktemp -d /dev/shm/hedging-tests.XXXXXX)"
+  chmod 1777 "$TMPDIR"  # as /tmp: the PostgreSQL test's server runs as the postgres user when we are root
   export TMPDIR
   trap 'rm -rf "$TMPDIR"' EXIT
   echo "test: temporary files in $TMPDIR (RAM disk; set TMPDIR to choose another place)"
