@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import pytest
 
 import hedging_pipeline
 from hedging_pipeline.warehouse.duckdb import Warehouse
-from hedging_pipeline_tests.conftest import make_settings
+from hedging_pipeline_tests.conftest import demo_drop, make_settings
 
 CLI_TIMEOUT_S = 900
 """Upper bound for one full CLI run on the demo data (about a minute alone on 2 cores)."""
@@ -57,13 +58,19 @@ def cli_command() -> list[str]:
 
 
 def cli_env(
-    raw_dir: Path, home: Path, extra: Mapping[str, str | None] | None = None
+    raw_dir: Path,
+    home: Path,
+    extra: Mapping[str, str | None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Environment of one CLI process: its own raw folder and home, the fake embedder, no inherited instance.
 
-    ``extra`` overrides the test settings; a ``None`` value unsets the variable.
+    ``extra`` overrides the test settings; a ``None`` value unsets the variable. ``environ`` is the environment
+    to start from (this process's by default; a snapshot for processes started from a background thread while
+    a test may be changing ``os.environ``).
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEDGING_", "DAGSTER_"))}
+    environ = os.environ if environ is None else environ
+    env = {k: v for k, v in environ.items() if not k.startswith(("HEDGING_", "DAGSTER_"))}
     env.update(TEST_ENV)
     # subprocesses import the same hedging_pipeline as this test process (a checkout copy included)
     package_root = str(Path(hedging_pipeline.__file__).resolve().parent.parent)
@@ -108,6 +115,8 @@ class CliProcess:
         *,
         extra_env: Mapping[str, str | None] | None = None,
         log: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        niceness: int = 0,
     ) -> None:
         self.home = Path(home)
         self.log = Path(log or self.home.parent / f"{self.home.name}.log")
@@ -116,12 +125,14 @@ class CliProcess:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [*cli_command(), *args],
-            env=cli_env(raw_dir, home, extra_env),
+            env=cli_env(raw_dir, home, extra_env, environ),
             stdout=self._handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=str(self.home.parent),
         )
+        if niceness:  # before the CLI starts its own step and worker processes, which inherit it
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, niceness)
 
     def output(self) -> str:
         """Everything printed so far."""
@@ -269,12 +280,22 @@ def assert_same_tables(
 
 
 # -- fixtures ----------------------------------------------------------------------------------------------------
+RELIABILITY_RAW = pytest.StashKey[Path]()
+
+
+def reliability_drop(config: pytest.Config) -> Path:
+    """The session's private copy of the demo drop folder, made on first use."""
+    if RELIABILITY_RAW not in config.stash:
+        target = config._tmp_path_factory.mktemp("reliability") / "raw"  # see demo_drop
+        shutil.copytree(demo_drop(config), target)
+        config.stash[RELIABILITY_RAW] = target
+    return config.stash[RELIABILITY_RAW]
+
+
 @pytest.fixture(scope="session")
-def reliability_raw_dir(demo_raw_dir, tmp_path_factory) -> Path:
+def reliability_raw_dir(pytestconfig) -> Path:
     """A private copy of the demo drop folder (tests never touch the shared one)."""
-    target = tmp_path_factory.mktemp("reliability") / "raw"
-    shutil.copytree(demo_raw_dir, target)
-    return target
+    return reliability_drop(pytestconfig)
 
 
 MONTHLY_STAGE = re.compile(r"^\[\d+/\d+\] \d+-monthly: ", re.MULTILINE)
@@ -333,7 +354,7 @@ def _slot_diagnosis(home: Path) -> str:
 
 
 def _crash_and_restart(
-    crash: CliProcess, raw_dir: Path, deadline_s: float
+    crash: CliProcess, raw_dir: Path, deadline_s: float, environ: Mapping[str, str], niceness: int
 ) -> tuple[CrashRun, CliProcess]:
     started = time.monotonic()
     while not _mid_monthly_stage(crash.output()):
@@ -346,61 +367,154 @@ def _crash_and_restart(
     crash.kill()
     killed_output = crash.output()
     killed_tables = warehouse_tables(crash.home / "warehouse.duckdb")
-    restart = CliProcess(["run"], raw_dir, crash.home, log=crash.home.parent / "crash-restart.log")
+    restart = CliProcess(
+        ["run"],
+        raw_dir,
+        crash.home,
+        log=crash.home.parent / "crash-restart.log",
+        environ=environ,
+        niceness=niceness,
+    )
     return CrashRun(killed_output, killed_tables, None, ""), restart
 
 
-@pytest.fixture(scope="session")
-def session_runs(reliability_raw_dir, tmp_path_factory) -> SessionRuns:
-    """Two uninterrupted runs and one killed-and-restarted run of ``hedging-pipeline run`` on the demo data."""
-    root = tmp_path_factory.mktemp("runs")
-    runs = {
-        "first": {"PYTHONHASHSEED": "1"},
-        "second": {"PYTHONHASHSEED": "2", "HEDGING_EXECUTOR": None},  # unset: the default
-        "crash": {"PYTHONHASHSEED": "3"},
-    }
-    processes = {
-        name: CliProcess(["run"], reliability_raw_dir, root / name, extra_env=env)
-        for name, env in runs.items()
-    }
-    try:
-        crash, restart = _crash_and_restart(processes["crash"], reliability_raw_dir, CLI_TIMEOUT_S)
-    except BaseException:
-        for process in processes.values():
+SESSION_RUN_ENV: dict[str, dict[str, str | None]] = {
+    "first": {"PYTHONHASHSEED": "1"},
+    "second": {"PYTHONHASHSEED": "2", "HEDGING_EXECUTOR": None},  # unset: the default
+    "crash": {"PYTHONHASHSEED": "3"},
+}
+BACKGROUND_NICENESS = 5
+"""The session's runs start right after collection, beside the in-process tests that come first, at this
+niceness: on 2 cores they take the core a single-process test leaves idle instead of half of its core."""
+SESSION_RUNS = pytest.StashKey["SessionRunsLauncher"]()
+
+
+class SessionRunsLauncher:
+    """Starts the session's three runs at once and watches them from a background thread.
+
+    The thread kills the ``crash`` run inside the monthly stage and restarts it, then waits for all; tests
+    needing the runs call :meth:`result`. Processes get an environment snapshot taken here (tests change
+    ``os.environ`` meanwhile) and ``BACKGROUND_NICENESS``.
+    """
+
+    def __init__(self, raw_dir: Path, root: Path) -> None:
+        self.raw_dir = raw_dir
+        self.environ = dict(os.environ)
+        self.processes = {
+            name: CliProcess(
+                ["run"],
+                raw_dir,
+                root / name,
+                extra_env=env,
+                environ=self.environ,
+                niceness=BACKGROUND_NICENESS,
+            )
+            for name, env in SESSION_RUN_ENV.items()
+        }
+        self._outcome: SessionRuns | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._watch, name="session-runs", daemon=True)
+        self._thread.start()
+
+    def result(self) -> SessionRuns:
+        """The runs, once all have finished (re-raises what stopped the watcher)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._outcome is not None
+        return self._outcome
+
+    def stop(self) -> None:
+        """Kill what still runs (the session ends before every run was needed)."""
+        for process in list(self.processes.values()):
             if process.process.poll() is None:
                 process.kill()
-        raise
-    problem = ""
-    while restart.process.poll() is None:
-        elapsed = time.monotonic() - restart.started
-        first_done = processes["first"].process.poll() is not None
-        budget = CLI_TIMEOUT_S
-        if first_done:
-            first_seconds = time.monotonic() - processes["first"].started
-            budget = max(RESTART_MIN_TIMEOUT_S, RESTART_TIMEOUT_FACTOR * first_seconds)
-        # a restart that leaves the killed run's pool slot held waits for it for ever (busily): stop it as
-        # soon as it is clearly past the point where it should have recovered the killed run
-        if elapsed > ORPHAN_GRACE_S and _orphans(restart.home):
-            problem = (
-                f"after {elapsed:.0f} s the restart had not recovered the killed run, so its steps wait "
-                "for the pool slot the dead process holds (hedging-pipeline run must call "
-                "recover_orphaned_runs before its stages)"
-            )
-        elif elapsed > budget:
-            problem = f"restart did not finish in {budget:.0f} s"
-        if problem:
-            problem += (
-                f"; {_slot_diagnosis(restart.home)}; last output:\n{restart.output()[-2000:]}"
-            )
-            restart.kill()
-            break
-        time.sleep(RESTART_POLL_S)
-    first = processes["first"].wait()
-    second = processes["second"].wait()
-    result = None if problem else restart.wait()
-    return SessionRuns(
-        first, second, CrashRun(crash.killed_output, crash.killed_tables, result, problem)
-    )
+        self._thread.join(timeout=60)
+
+    def _watch(self) -> None:
+        try:
+            self._outcome = self._crash_restart_and_wait()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread by result()
+            self._error = exc
+            for process in list(self.processes.values()):
+                if process.process.poll() is None:
+                    process.kill()
+
+    def _crash_restart_and_wait(self) -> SessionRuns:
+        processes = self.processes
+        crash, restart = _crash_and_restart(
+            processes["crash"], self.raw_dir, CLI_TIMEOUT_S, self.environ, BACKGROUND_NICENESS
+        )
+        processes["restart"] = restart
+        problem = ""
+        while restart.process.poll() is None:
+            elapsed = time.monotonic() - restart.started
+            first_done = processes["first"].process.poll() is not None
+            budget = CLI_TIMEOUT_S
+            if first_done:
+                first_seconds = time.monotonic() - processes["first"].started
+                budget = max(RESTART_MIN_TIMEOUT_S, RESTART_TIMEOUT_FACTOR * first_seconds)
+            # a restart that leaves the killed run's pool slot held waits for it for ever (busily): stop it
+            # as soon as it is clearly past the point where it should have recovered the killed run
+            if elapsed > ORPHAN_GRACE_S and _orphans(restart.home):
+                problem = (
+                    f"after {elapsed:.0f} s the restart had not recovered the killed run, so its steps wait "
+                    "for the pool slot the dead process holds (hedging-pipeline run must call "
+                    "recover_orphaned_runs before its stages)"
+                )
+            elif elapsed > budget:
+                problem = f"restart did not finish in {budget:.0f} s"
+            if problem:
+                problem += (
+                    f"; {_slot_diagnosis(restart.home)}; last output:\n{restart.output()[-2000:]}"
+                )
+                restart.kill()
+                break
+            time.sleep(RESTART_POLL_S)
+        first = processes["first"].wait()
+        second = processes["second"].wait()
+        result = None if problem else restart.wait()
+        return SessionRuns(
+            first, second, CrashRun(crash.killed_output, crash.killed_tables, result, problem)
+        )
+
+
+def session_runs_launcher(config: pytest.Config) -> SessionRunsLauncher:
+    """The session's launcher, started on first use."""
+    if SESSION_RUNS not in config.stash:
+        root = config._tmp_path_factory.mktemp("runs")
+        config.stash[SESSION_RUNS] = SessionRunsLauncher(reliability_drop(config), root)
+    return config.stash[SESSION_RUNS]
+
+
+NOT_RUNNING_TESTS = (
+    "collectonly",
+    "setuponly",
+    "setupplan",
+    "showfixtures",
+    "show_fixtures_per_test",
+)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the session's runs as soon as the collected tests are known to need them."""
+    if any(getattr(session.config.option, name, False) for name in NOT_RUNNING_TESTS):
+        return
+    if any("session_runs" in getattr(item, "fixturenames", ()) for item in session.items):
+        session_runs_launcher(session.config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """No run outlives the session."""
+    launcher = session.config.stash.get(SESSION_RUNS, None)
+    if launcher is not None:
+        launcher.stop()
+
+
+@pytest.fixture(scope="session")
+def session_runs(pytestconfig) -> SessionRuns:
+    """Two uninterrupted runs and one killed-and-restarted run of ``hedging-pipeline run`` on the demo data."""
+    return session_runs_launcher(pytestconfig).result()
 
 
 def _orphans(home: Path) -> list:

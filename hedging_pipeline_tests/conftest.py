@@ -28,14 +28,25 @@ def real_data_dir() -> Path:
     return REAL_DATA_DIR
 
 
-@pytest.fixture(scope="session")
-def demo_raw_dir(tmp_path_factory) -> Path:
-    """A small generated demo drop folder (30 tickers, 2020-2022), shared by the session."""
-    from hedging_pipeline.data.demo import generate_demo_universe
+DEMO_RAW = pytest.StashKey[Path]()
 
-    folder = tmp_path_factory.mktemp("demo_raw")
-    generate_demo_universe(folder, n_tickers=30, start="2020-01-01", end="2022-12-31")
-    return folder
+
+def demo_drop(config: pytest.Config) -> Path:
+    """The session's generated demo drop folder, made on first use (also by hooks, before any fixture)."""
+    if DEMO_RAW not in config.stash:
+        from hedging_pipeline.data.demo import generate_demo_universe
+
+        # config._tmp_path_factory is what the tmp_path_factory fixture returns
+        folder = config._tmp_path_factory.mktemp("demo_raw")
+        generate_demo_universe(folder, n_tickers=30, start="2020-01-01", end="2022-12-31")
+        config.stash[DEMO_RAW] = folder
+    return config.stash[DEMO_RAW]
+
+
+@pytest.fixture(scope="session")
+def demo_raw_dir(pytestconfig) -> Path:
+    """A small generated demo drop folder (30 tickers, 2020-2022), shared by the session."""
+    return demo_drop(pytestconfig)
 
 
 def make_settings(raw_dir: Path, home: Path, **overrides) -> Settings:
