@@ -254,6 +254,33 @@ def report_calibration(work: Path, names: list[str]) -> None:
         _report_daily(work, names, "zday", "daily-updated model, next-day outcomes")
     if all((work / f"hedges_{n}.parquet").exists() for n in names):
         _report_hedges(work, names)
+        print("\nper test month (hedges: bias; portfolios: median bias, share in band)")
+        print(_per_month(work, names).to_markdown())
+
+
+def _per_month(work: Path, names: list[str]) -> pd.DataFrame:
+    """One row per test month: the hedges' bias and the portfolios' daily bias for each model."""
+    from hedging_pipeline.risk.diagnostics import tracking_error_bias
+
+    cols = {}
+    for n in names:
+        te = pd.read_parquet(work / f"hedges_{n}.parquet")
+        by = tracking_error_bias(te)
+        month = (by["as_of"] + pd.Timedelta(days=5)).dt.to_period("M")
+        cols[("hedges", n)] = pd.Series(by["bias"].to_numpy(), index=month).map("{:.2f}".format)
+        for prefix, label in (("zmonth", "portfolios, month-end"), ("zday", "portfolios, daily")):
+            path = work / f"{prefix}_{n}.parquet"
+            if path.exists():
+                z = pd.read_parquet(path)
+                z["month"] = z["date"].dt.to_period("M")
+                t = cal.daily_bias_table(z, "month").groupby("month")
+                cols[(label, n)] = t["bias"].median().map("{:.2f}".format) + t[
+                    "in_band"
+                ].mean().map(" ({:.0%})".format)
+    out = pd.DataFrame(cols)
+    out.insert(0, "regime", cal.regime(out.index.to_timestamp()))
+    out.columns = [c if isinstance(c, str) else f"{c[0]} {c[1]}" for c in out.columns]
+    return out
 
 
 def _report_daily(work: Path, names: list[str], prefix: str, title: str) -> None:
@@ -344,8 +371,9 @@ def _report_hedges(work: Path, names: list[str]) -> None:
             ]
             for n, f in per_month.items()
         },
-        index=next(iter(per_month.values())).index.date,
+        index=(next(iter(per_month.values())).index + pd.Timedelta(days=5)).to_period("M"),
     )
+    table.index.name = "test month"
     table.insert(0, "hedges", next(iter(per_month.values()))["n_hedges"].to_numpy())
     print(table.to_markdown())
     cols = [

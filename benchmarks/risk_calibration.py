@@ -158,8 +158,8 @@ def hedge_outcomes(
 ) -> pd.DataFrame:
     """``factor`` hedges of every evaluable target of every month, with realised tracking errors.
 
-    Returns ``as_of, target, n_days, predicted_te, realised_te, realised_rms, month_active, solve_ms``
-    and the count of targets whose hedge could not be built in ``attrs["failed"]``.
+    Returns ``as_of, target, n_days, predicted_te, realised_te, realised_rms, month_active, kurtosis``
+    (of the month's daily active returns about zero), ``solve_ms`` and the count of targets whose hedge could not be built in ``attrs["failed"]``.
     """
     from hedging_pipeline.hedging.methods import hedge_context, plan_hedge, solve_plan
 
@@ -198,6 +198,7 @@ def hedge_outcomes(
                     float(active.std(ddof=1) * np.sqrt(TRADING_DAYS_PER_YEAR)),
                     float(np.sqrt(np.mean(active**2) * TRADING_DAYS_PER_YEAR)),
                     float(active.sum()),
+                    float(np.mean(active**4) / np.mean(active**2) ** 2),
                     res.solve_ms,
                 )
             )
@@ -215,6 +216,7 @@ def hedge_outcomes(
             "realised_te",
             "realised_rms",
             "month_active",
+            "kurtosis",
             "solve_ms",
         ],
     )

@@ -10,6 +10,9 @@
   accurate model has ``b`` within ``1 ± sqrt(2 / T)`` (the 95 %-ish band for ``T`` periods under
   normality); ``b > 1`` means risk was under-predicted. It is computed for single stocks and for
   random long-only portfolios (``portfolio_size`` names, Dirichlet weights, fixed seed).
+* **Hedge tracking error** (:func:`tracking_error_bias`): per rebalance month, realised against
+  predicted tracking error of the hedges, as the RMS of their ratios (the bias statistic of the
+  daily active returns), the pooled ratio, and (for information) the median ratio.
 """
 
 from __future__ import annotations
