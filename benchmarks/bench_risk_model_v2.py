@@ -114,6 +114,7 @@ def _regression(work: Path, raw_dir: Path) -> dict[str, pd.DataFrame]:
 VARIANTS = {
     "issue-4": ({"method": "rolling"}, {"method": "rolling"}),
     "v2": (MODEL_COVARIANCE_SETTINGS, MODEL_SPECIFIC_SETTINGS),
+    "v2-novra": ({"method": "ewma"}, {"method": "ewma"}),
     "v2-q0": (MODEL_COVARIANCE_SETTINGS, {**MODEL_SPECIFIC_SETTINGS, "shrinkage": 0.0}),
     "v2-vra-meanz2": (
         MODEL_COVARIANCE_SETTINGS,
@@ -125,10 +126,11 @@ VARIANTS = {
         {**MODEL_SPECIFIC_SETTINGS, "newey_west_lags": 2},
     ),
 }
-"""Each variant changes one thing against v2 (the default): ``issue-4`` = the 504-day equal-weight
-model of issue 4, ``v2-q0`` = no Bayesian shrinkage of specific vol, ``v2-vra-meanz2`` = the
-specific regime adjustment scored by USE4's mean squared z-score (not pooled), ``v2-huber`` = Huber's proposal-2 scale for specific vol, ``v2-nw2`` = Newey-West 2 lags
-(a monthly-horizon forecast)."""
+"""Each variant changes one thing against v2 (the default), except ``issue-4`` (the 504-day
+equal-weight model of issue 4, the baseline): ``v2-novra`` = without the regime adjustment, ``v2-q0`` =
+no Bayesian shrinkage of specific vol, ``v2-vra-meanz2`` = the specific regime adjustment scored by
+USE4's mean squared z-score (not pooled), ``v2-huber`` = Huber's proposal-2 scale for specific vol,
+``v2-nw2`` = Newey-West 2 lags (a monthly-horizon forecast)."""
 
 
 def _month_ends(p) -> pd.DatetimeIndex:

@@ -81,7 +81,9 @@ def _hedges(scale: float, n_months=4, n_hedges=400, days=21, dof=4, seed=0) -> p
     daily = t * (scale * pred / np.sqrt(252))[..., None]
     return pd.DataFrame(
         {
-            "as_of": np.repeat(pd.bdate_range("2019-01-31", periods=n_months, freq="BME"), n_hedges),
+            "as_of": np.repeat(
+                pd.bdate_range("2019-01-31", periods=n_months, freq="BME"), n_hedges
+            ),
             "predicted_te": pred.reshape(-1),
             "realised_te": (daily.std(axis=2, ddof=1) * np.sqrt(252)).reshape(-1),
         }

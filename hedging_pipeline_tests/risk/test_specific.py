@@ -13,8 +13,8 @@ from hedging_pipeline.errors import (
     MissingColumnError,
 )
 from hedging_pipeline.risk.specific import (
-    huber_consistency,
     estimate_specific_risk,
+    huber_consistency,
     shrink_to_size_groups,
     size_groups,
 )
