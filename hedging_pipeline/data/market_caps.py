@@ -16,9 +16,12 @@ Two corrections to the share counts behind the market-cap panel (:mod:`hedging_p
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
+from hedging_pipeline.data.quality import QualityResult, split_known
 from hedging_pipeline.errors import InvalidValueError
 
 SNAPSHOT_RATIO_BOUNDS = (0.67, 1.5)
@@ -158,3 +161,27 @@ def warning_line(rejected: pd.DataFrame, limit: int = 20) -> str:
         f"{len(worst)} tickers' share counts from fundamentals imply caps outside [0.67, 1.5] x the "
         f"snapshot-implied cap; snapshot path used instead: {shown}{more}"
     )
+
+
+def snapshot_check(
+    rejected: pd.DataFrame, exceptions: Sequence[Mapping[str, object]] = ()
+) -> QualityResult:
+    """The ``caps_match_snapshot`` WARN check: passes when every rejected share count is documented.
+
+    ``rejected`` comes from :func:`rejected_counts` (a ``snapshot_ratio`` of NaN marks a negative count);
+    ``exceptions`` are the check's documented ``(ticker, known_date)`` entries of ``quality.toml``. The
+    summary names the undocumented counts (ticker and ratio) and counts the documented ones it matched.
+    """
+    new, known = split_known(rejected, exceptions)
+    details = {
+        "documented_exceptions": int(len(known)),
+        "documented_tickers": sorted(set(known["ticker"])),
+    }
+    if new.empty:
+        return QualityResult(
+            True,
+            f"every derived cap within [0.67, 1.5] x its snapshot-implied cap beyond {len(known)} "
+            f"documented share count(s) of {known['ticker'].nunique()} ticker(s)",
+            details,
+        )
+    return QualityResult(False, f"not documented: {warning_line(new)}", details)

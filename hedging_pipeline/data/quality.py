@@ -193,17 +193,24 @@ def known_exception(
     """The documented exception matching a finding (every key the exception names must agree), else ``None``.
 
     Dates compare as calendar days, so ``date = 2008-09-29`` in TOML matches a ``Timestamp``; an entry may name
-    several tickers at once (``tickers = ["AAL", "ALK"]``).
+    several tickers at once (``tickers = ["AAL", "ALK"]``), and any key may list several accepted values
+    (``known_date = [2014-03-31, 2015-03-31]``).
     """
     for entry in exceptions:
         keys = [k for k in entry if k not in ("reason", "tickers")]
         if "tickers" in entry and finding.get("ticker") not in entry["tickers"]:
             continue
         if (keys or "tickers" in entry) and all(
-            k in finding and _same(entry[k], finding[k]) for k in keys
+            k in finding and _matches(entry[k], finding[k]) for k in keys
         ):
             return entry
     return None
+
+
+def _matches(expected: object, found: object) -> bool:
+    if isinstance(expected, list | tuple):
+        return any(_same(value, found) for value in expected)
+    return _same(expected, found)
 
 
 def _same(expected: object, found: object) -> bool:

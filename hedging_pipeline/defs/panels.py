@@ -83,7 +83,8 @@ def _market_caps_asset(common: dict) -> dg.AssetsDefinition:
         add_partition_metadata(context, frame)
         meta["missing_market_cap"] = dg.MetadataValue.int(int(frame["market_cap"].isna().sum()))
         meta["by_source"] = dg.MetadataValue.json(frame["cap_source"].value_counts().to_dict())
-        checks = {"caps_match_snapshot": quality.QualityResult(rejected.empty, line)}
+        exceptions = quality.load_quality_config().exceptions_for("caps_match_snapshot")
+        checks = {"caps_match_snapshot": market_caps_checks.snapshot_check(rejected, exceptions)}
         return dg.MaterializeResult(
             metadata=meta, check_results=check_results("market_caps", checks, blocking=())
         )

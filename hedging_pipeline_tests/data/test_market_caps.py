@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from hedging_pipeline.data import cleaning
-from hedging_pipeline.data.market_caps import rejected_counts, warning_line
+from hedging_pipeline.data.market_caps import rejected_counts, snapshot_check, warning_line
 from hedging_pipeline.errors import InvalidValueError
 
 DAYS = pd.bdate_range("2018-01-29", periods=6)  # the 2018 snapshot is priced on 2018-02-01
@@ -66,6 +66,30 @@ def test_share_classes_sum_to_the_issuer_and_bad_counts_fall_back_with_a_warning
     assert "\n" not in line
     assert "XYZ 10.00x" in line
     assert "negative shares_outstanding in fundamentals ignored for NEG" in line
+
+
+def test_snapshot_check_passes_only_when_every_rejected_count_is_documented():
+    rejected = rejected_counts(cleaning.share_references(_prices(), COMPANIES, FUNDAMENTALS))
+    assert set(rejected["ticker"]) == {"XYZ", "NEG"}
+    known = pd.Timestamp(rejected.set_index("ticker").loc["XYZ", "known_date"])
+    documented = [
+        {"ticker": "XYZ", "known_date": [known.date()], "reason": "mis-scaled"},
+        {"ticker": "NEG", "reason": "negative count"},
+    ]
+    undocumented = snapshot_check(rejected, documented[1:])
+    assert not undocumented.passed
+    assert (
+        undocumented.summary.startswith("not documented: ") and "XYZ 10.00x" in undocumented.summary
+    )
+    assert snapshot_check(rejected, documented).passed
+    assert snapshot_check(rejected, documented).details["documented_tickers"] == ["NEG", "XYZ"]
+    # the same ticker rejected at another date is a new finding
+    moved = [
+        {**documented[0], "known_date": [(known + pd.Timedelta(days=365)).date()]},
+        documented[1],
+    ]
+    assert not snapshot_check(rejected, moved).passed
+    assert snapshot_check(rejected.iloc[0:0]).passed
 
 
 def test_negative_snapshot_cap_is_one_clear_line():

@@ -4,6 +4,8 @@
 # starts a throw-away server on 127.0.0.1:6399 (no persistence) when none answers there. Never fails the test
 # run: without a server the test starts its own from the binary, or is skipped with a loud reason.
 set -uo pipefail
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 PORT="${HEDGING_TEST_REDIS_PORT:-6399}"
 server_bin() {
@@ -17,23 +19,7 @@ answering() {
 }
 
 if [ -z "$(server_bin)" ]; then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "test-deps/redis: no redis-server and no apt-get; the celery test will be skipped" >&2
-    exit 0
-  fi
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-      SUDO="sudo -n"
-    else
-      echo "test-deps/redis: not root and no password-less sudo; install 'redis-server' to run the celery test" >&2
-      exit 0
-    fi
-  fi
-  echo "test-deps/redis: installing the Debian package redis-server" >&2
-  $SUDO apt-get update -qq \
-    && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null \
-    || { echo "test-deps/redis: apt-get install redis-server failed; the celery test will be skipped" >&2; exit 0; }
+  apt_install redis redis-server || exit 0
 fi
 
 if answering; then
