@@ -7,8 +7,11 @@ Stages (each caches its output under ``--work``, default ``data/home/bench_risk_
   the coverage of value / profitability / leverage among the names that have a usable statement;
 * ``levels``: for each industry level (sector, industry group, industry): mean daily R² and the
   mean pairwise correlation of specific returns within and across groups, 2018-2019;
-* ``calibration``: bias statistics of random portfolios per month for the baseline and the
-  calibrated forecasts (see :mod:`hedging_pipeline.risk.covariance`).
+* ``calibration [--variants a,b] [--hedges] [--daily]``: for each model variant (:data:`VARIANTS`),
+  the random-portfolio bias statistics of the month-end model (monthly and daily outcomes), the
+  ``factor`` hedges of every target of every month (``--hedges``), and the model re-estimated every
+  day scored on the next day (``--daily``); the horizons are spelled out in ``risk_calibration``;
+* ``report [--variants a,b]``: the markdown tables of RESULTS.md from the cached outcomes.
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/bench_risk_model_v2.py STAGE [...]``.
 """
@@ -27,17 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hedging_pipeline.data.calendar import month_end_dates  # noqa: E402
-from hedging_pipeline.risk.covariance import rolling_factor_covariance  # noqa: E402
+from hedging_pipeline.risk.covariance import MODEL_COVARIANCE_SETTINGS  # noqa: E402
 from hedging_pipeline.risk.exposures import (  # noqa: E402
     FUNDAMENTAL_STYLES,
     OBSERVED_COLUMN,
     compute_style_exposures,
 )
-from hedging_pipeline.risk.model import RiskModel  # noqa: E402
 from hedging_pipeline.risk.regression import estimate_factor_returns  # noqa: E402
-from hedging_pipeline.risk.specific import estimate_specific_risk  # noqa: E402
+from hedging_pipeline.risk.specific import MODEL_SPECIFIC_SETTINGS  # noqa: E402
 from hedging_pipeline.types import STYLE_FACTORS  # noqa: E402
 from hedging_pipeline_tests.risk.real_data import build_real_panels  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import risk_calibration as cal  # noqa: E402
 
 RAW_DIR = ROOT.parent / "shared" / "data"
 WORK = ROOT / "data" / "home" / "bench_risk_v2"
@@ -107,108 +112,31 @@ def _regression(work: Path, raw_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 VARIANTS = {
-    "baseline (rolling 504)": ({"method": "rolling"}, {"method": "rolling"}),
-    "ewma": ({"method": "ewma"}, {"method": "ewma"}),
-    "ewma + regime (USE4 mean z²)": (
-        {"method": "ewma", "regime_adjustment": True},
-        {"method": "ewma", "regime_adjustment": True, "regime_pooled": False},
+    "issue-4": ({"method": "rolling"}, {"method": "rolling"}),
+    "v2": (MODEL_COVARIANCE_SETTINGS, MODEL_SPECIFIC_SETTINGS),
+    "v2-novra": ({"method": "ewma"}, {"method": "ewma"}),
+    "v2-q0": (MODEL_COVARIANCE_SETTINGS, {**MODEL_SPECIFIC_SETTINGS, "shrinkage": 0.0}),
+    "v2-vra-meanz2": (
+        MODEL_COVARIANCE_SETTINGS,
+        {**MODEL_SPECIFIC_SETTINGS, "regime_pooled": False},
     ),
-    "ewma + regime (pooled)": (
-        {"method": "ewma", "regime_adjustment": True, "regime_pooled": True},
-        {"method": "ewma", "regime_adjustment": True, "regime_pooled": True},
-    ),
-    "ewma + factor regime, specific pooled": (
-        {"method": "ewma", "regime_adjustment": True},
-        {"method": "ewma", "regime_adjustment": True, "regime_pooled": True},
+    "v2-huber": (MODEL_COVARIANCE_SETTINGS, {**MODEL_SPECIFIC_SETTINGS, "scale": "huber"}),
+    "v2-nw2": (
+        {**MODEL_COVARIANCE_SETTINGS, "newey_west_lags": 2},
+        {**MODEL_SPECIFIC_SETTINGS, "newey_west_lags": 2},
     ),
 }
-
-
-def _models(work, raw_dir, as_of, variants=VARIANTS):
-    p = _panels(work, raw_dir)
-    fit = _regression(work, raw_dir)
-    ex = pd.read_parquet(work / "exposures.parquet")
-    ex = ex[ex["date"].isin(as_of)]
-    out = {}
-    for name, (cov_kw, spec_kw) in variants.items():
-        cov = rolling_factor_covariance(fit["factor_returns"], as_of, **cov_kw)
-        spec = estimate_specific_risk(fit["specific_returns"], p["market_caps"], as_of, **spec_kw)
-        out[name] = [
-            RiskModel.from_frames(d, ex[ex["date"] == d], cov[cov["date"] == d], spec)
-            for d in as_of
-        ]
-    return out
+"""Each variant changes one thing against v2 (the default), except ``issue-4`` (the 504-day
+equal-weight model of issue 4, the baseline): ``v2-novra`` = without the regime adjustment, ``v2-q0`` =
+no Bayesian shrinkage of specific vol, ``v2-vra-meanz2`` = the specific regime adjustment scored by
+USE4's mean squared z-score (not pooled), ``v2-huber`` = Huber's proposal-2 scale for specific vol,
+``v2-nw2`` = Newey-West 2 lags (a monthly-horizon forecast)."""
 
 
 def _month_ends(p) -> pd.DatetimeIndex:
     days = pd.DatetimeIndex(sorted(p["daily_returns"]["date"].unique()))
     ends = month_end_dates(days)
     return ends[(ends >= BACKTEST[0] - pd.Timedelta(days=31)) & (ends < BACKTEST[1])]
-
-
-def _band(t: int) -> tuple[float, float]:
-    return 1 - np.sqrt(2 / t), 1 + np.sqrt(2 / t)
-
-
-def random_portfolio_bias(models, wide, n_portfolios=100, size=50, seed=0) -> pd.DataFrame:
-    """Per month: each random portfolio's bias statistic over the month's daily returns."""
-    rows = []
-    rng = np.random.default_rng(seed)
-    universe = sorted(set().union(*(m.tickers for m in models)))
-    picks = [rng.choice(len(universe), size=size, replace=False) for _ in range(n_portfolios)]
-    dirichlet = [rng.dirichlet(np.ones(size)) for _ in range(n_portfolios)]
-    for k, m in enumerate(models):
-        end = models[k + 1].as_of if k + 1 < len(models) else BACKTEST[1]
-        month = wide[(wide.index > m.as_of) & (wide.index <= end)]
-        tickers = pd.Index(m.tickers)
-        r = month.reindex(columns=tickers).to_numpy()
-        for p_idx, (idx, w0) in enumerate(zip(picks, dirichlet, strict=True)):
-            names = [universe[i] for i in idx]
-            pos = tickers.get_indexer(names)
-            ok = pos >= 0
-            w = np.zeros(len(tickers))
-            w[pos[ok]] = w0[ok] / w0[ok].sum()
-            wx = w @ m.exposures
-            var = wx @ m.factor_covariance @ wx + (w**2) @ m.specific_variance
-            daily = np.nansum(r * w, axis=1)
-            z = daily / np.sqrt(var / 252)
-            rows.append((m.as_of, p_idx, len(z), float(np.sqrt(np.mean(z**2)))))
-    return pd.DataFrame(rows, columns=["as_of", "portfolio", "n_days", "bias"])
-
-
-def factor_hedge_te(models, p, wide, n_targets=20, seed=1) -> pd.DataFrame:
-    """Per month: realised / predicted tracking error of ``factor`` hedges of sampled targets."""
-    from hedging_pipeline.hedging.methods import hedge_context, plan_hedge, solve_plan
-
-    peers = pd.DataFrame(columns=["ticker", "peer", "rank", "similarity", "model"])
-    rows = []
-    for k, m in enumerate(models):
-        end = models[k + 1].as_of if k + 1 < len(models) else BACKTEST[1]
-        month = wide[(wide.index > m.as_of) & (wide.index <= end)]
-        window = p["daily_returns"][
-            (p["daily_returns"]["date"] <= m.as_of)
-            & (p["daily_returns"]["date"] > m.as_of - pd.Timedelta(days=400))
-        ]
-        ctx = hedge_context(
-            m.as_of,
-            m,
-            peers,
-            window,
-            p["companies"],
-            p["market_caps"][p["market_caps"]["date"] == m.as_of],
-        )
-        rng = np.random.default_rng(seed + k)
-        alive = [t for t in m.tickers if month[t].notna().all()] if len(month) else []
-        targets = rng.choice(alive, size=min(n_targets, len(alive)), replace=False)
-        for target in targets:
-            res = solve_plan(ctx, plan_hedge(ctx, str(target), "factor"))
-            basket = month[list(res.tickers)].fillna(0.0).to_numpy() @ res.weights
-            active = month[target].to_numpy() - basket
-            realised = float(np.sqrt(np.mean(active**2) * 252))
-            rows.append((m.as_of, target, res.predicted_te, realised, res.solve_ms))
-    return pd.DataFrame(
-        rows, columns=["as_of", "target", "predicted_te", "realised_te", "solve_ms"]
-    )
 
 
 LEVEL_SPAN = (pd.Timestamp("2018-01-01"), pd.Timestamp("2019-12-31"))
@@ -248,90 +176,242 @@ def stage_levels(work: Path, raw_dir: Path) -> None:
         )
 
 
-def portfolio_bias_over_months(models, daily_returns) -> pd.DataFrame:
-    """USE4's test: each random portfolio's bias statistic over the T monthly outcomes."""
+def _inputs(work: Path, raw_dir: Path):
+    p = _panels(work, raw_dir)
+    fit = _regression(work, raw_dir)
+    ex = pd.read_parquet(work / "exposures.parquet")
+    wide = p["daily_returns"].pivot(index="date", columns="ticker", values="ret").sort_index()
+    return p, fit, ex, wide
+
+
+def stage_calibration(
+    work: Path, raw_dir: Path, names: list[str], hedges: bool, daily: bool
+) -> None:
+    """Compute and cache every calibration outcome of the chosen variants (see ``risk_calibration``)."""
     from hedging_pipeline.risk.diagnostics import bias_statistics
 
-    crisis = {pd.Timestamp("2020-01-31"), pd.Timestamp("2020-02-28"), pd.Timestamp("2020-03-31")}
-    rows = []
-    for label, ms in (
-        ("all months", models),
-        ("calm months", [m for m in models if m.as_of not in crisis]),
-    ):
-        bs = bias_statistics(ms, daily_returns)
-        rows.append(
-            (
-                label,
-                bs.n_periods,
-                f"[{bs.band[0]:.3f}, {bs.band[1]:.3f}]",
-                float(bs.portfolio_bias["bias"].median()),
-                float(bs.portfolio_bias["in_band"].mean()),
-            )
-        )
-    return pd.DataFrame(rows, columns=["months", "T", "band", "median_bias", "share_in_band"])
-
-
-def stage_calibration(work: Path, raw_dir: Path, hedges: bool) -> None:
-    p = _panels(work, raw_dir)
+    p, fit, ex, wide = _inputs(work, raw_dir)
     as_of = _month_ends(p)
-    models = _models(work, raw_dir, as_of)
-    for name, ms in models.items():
-        print(f"**{name}**: random portfolios, bias over the monthly outcomes")
-        print(portfolio_bias_over_months(ms, p["daily_returns"]).round(3).to_markdown(index=False))
-    wide = p["daily_returns"].pivot(index="date", columns="ticker", values="ret").sort_index()
-    tables = []
-    for name, ms in models.items():
+    last = wide.index.max()
+    universe = pd.Index(sorted(ex.loc[ex["date"].isin(as_of), "ticker"].unique()))
+    weights = cal.random_weights(list(universe))
+    for name in names:
+        cov_kw, spec_kw = VARIANTS[name]
         t0 = time.perf_counter()
-        bias = random_portfolio_bias(ms, wide)
-        month = bias.groupby("as_of").agg(bias=("bias", "median"), n_days=("n_days", "first"))
-        lo_hi = month["n_days"].map(_band)
-        month["in_band"] = [lo <= b <= hi for b, (lo, hi) in zip(month["bias"], lo_hi, strict=True)]
-        month["variant"] = name
+        args = (
+            ex,
+            fit["factor_returns"],
+            fit["specific_returns"],
+            p["market_caps"],
+            cov_kw,
+            spec_kw,
+        )
+        models = cal.build_models(as_of, *args)
+        rows = []
+        for label, ms in (("all", models), ("calm", [m for m in models if m.as_of < CALM_END])):
+            bs = bias_statistics(ms, p["daily_returns"])
+            pb = bs.portfolio_bias
+            rows.append((label, bs.n_periods, pb["bias"].median(), pb["in_band"].mean()))
+        pd.DataFrame(rows, columns=["months", "T", "median_bias", "in_band"]).to_parquet(
+            work / f"use4_{name}.parquet"
+        )
+        z = cal.daily_outcomes(models, wide, weights, universe, last)
+        z.to_parquet(work / f"zmonth_{name}.parquet")
+        if name == "v2":
+            gap = cal.check_no_look_ahead(as_of[12], *args)
+            print(f"look-ahead check at {as_of[12].date()}: max |full - cut| = {gap:.2e}")
         if hedges:
-            te = factor_hedge_te(ms, p, wide)
-            te["ratio"] = te["realised_te"] / te["predicted_te"]
-            month["te_ratio"] = te.groupby("as_of")["ratio"].median()
-            te.assign(variant=name).to_parquet(work / f"te_{len(tables)}.parquet")
-        tables.append(month.reset_index())
-        print(f"{name}: {time.perf_counter() - t0:.0f} s")
-    out = pd.concat(tables, ignore_index=True)
-    out.to_parquet(work / "calibration.parquet")
-    report_calibration(out)
+            te = cal.hedge_outcomes(
+                models,
+                cal.HedgeInputs(p["daily_returns"], p["companies"], p["market_caps"]),
+                wide,
+                last,
+            )
+            print(f"{name}: {len(te)} hedges, {te.attrs['failed']} failed")
+            te.to_parquet(work / f"hedges_{name}.parquet")
+        if daily:
+            days = wide.index[(wide.index >= as_of[0]) & (wide.index < last)]
+            dm = cal.build_models(days, *args)
+            cal.daily_outcomes(dm, wide, weights, universe, last).to_parquet(
+                work / f"zday_{name}.parquet"
+            )
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def report_calibration(out: pd.DataFrame) -> None:
-    crisis = out["as_of"].between(pd.Timestamp("2020-01-31"), pd.Timestamp("2020-03-31"))
-    out = out.assign(regime=np.where(crisis, "crisis (Feb-Apr 2020)", "calm"))
-    wide = out.pivot(index="as_of", columns="variant", values="bias")
-    print(wide.round(2).to_markdown())
-    if "te_ratio" in out:
-        print(out.pivot(index="as_of", columns="variant", values="te_ratio").round(2).to_markdown())
-    agg = {
-        "months": ("bias", "size"),
-        "median_bias": ("bias", "median"),
-        "share_in_band": ("in_band", "mean"),
-    }
-    if "te_ratio" in out:
-        agg["median_te_ratio"] = ("te_ratio", "median")
-    print(out.groupby("variant").agg(**agg).round(3).to_markdown())
-    print(out.groupby(["variant", "regime"]).agg(**agg).round(3).to_markdown())
+CALM_END = pd.Timestamp("2020-01-31")
+"""Month-end models from this date on are scored on crisis months (Feb-Apr 2020)."""
+
+
+def _md(frame: pd.DataFrame, **kw) -> str:
+    return frame.to_markdown(index=False, floatfmt=".3f", **kw)
+
+
+def report_calibration(work: Path, names: list[str]) -> None:
+    """Print the markdown tables of RESULTS.md from the cached outcomes."""
+    use4 = pd.concat([pd.read_parquet(work / f"use4_{n}.parquet").assign(model=n) for n in names])
+    print("USE4 test, month-end model, monthly outcomes (100 random portfolios)")
+    print(_md(use4[["model", "months", "T", "median_bias", "in_band"]]))
+    _report_daily(work, names, "zmonth", "month-end model, daily outcomes")
+    if all((work / f"zday_{n}.parquet").exists() for n in names):
+        _report_daily(work, names, "zday", "daily-updated model, next-day outcomes")
+    if all((work / f"hedges_{n}.parquet").exists() for n in names):
+        _report_hedges(work, names)
+        print("\nper test month (hedges: bias; portfolios: median bias, share in band)")
+        print(_per_month(work, names).to_markdown())
+
+
+def _per_month(work: Path, names: list[str]) -> pd.DataFrame:
+    """One row per test month: the hedges' bias and the portfolios' daily bias for each model."""
+    from hedging_pipeline.risk.diagnostics import tracking_error_bias
+
+    cols = {}
+    for n in names:
+        te = pd.read_parquet(work / f"hedges_{n}.parquet")
+        by = tracking_error_bias(te)
+        month = (by["as_of"] + pd.Timedelta(days=5)).dt.to_period("M")
+        cols[("hedges", n)] = pd.Series(by["bias"].to_numpy(), index=month).map("{:.2f}".format)
+        for prefix, label in (("zmonth", "portfolios, month-end"), ("zday", "portfolios, daily")):
+            path = work / f"{prefix}_{n}.parquet"
+            if path.exists():
+                z = pd.read_parquet(path)
+                z["month"] = z["date"].dt.to_period("M")
+                t = cal.daily_bias_table(z, "month").groupby("month")
+                cols[(label, n)] = t["bias"].median().map("{:.2f}".format) + t[
+                    "in_band"
+                ].mean().map(" ({:.0%})".format)
+    out = pd.DataFrame(cols)
+    out.insert(0, "regime", cal.regime(out.index.to_timestamp()))
+    out.columns = [c if isinstance(c, str) else f"{c[0]} {c[1]}" for c in out.columns]
+    return out
+
+
+def _report_daily(work: Path, names: list[str], prefix: str, title: str) -> None:
+    per_month, summary = {}, []
+    for n in names:
+        z = pd.read_parquet(work / f"{prefix}_{n}.parquet")
+        z["month"] = z["date"].dt.to_period("M").astype(str)
+        z["regime"] = cal.regime(z["date"])
+        z["all"] = "all"
+        m = cal.daily_bias_table(z, "month")
+        per_month[n] = m.groupby("month").agg(bias=("bias", "median"), in_band=("in_band", "mean"))
+        for key in ("all", "regime"):
+            t = cal.daily_bias_table(z, key)
+            for lab, g in t.groupby(key):
+                summary.append(
+                    (
+                        n,
+                        f"whole span, {lab}",
+                        int(g["t"].median()),
+                        g["bias"].median(),
+                        g["in_band"].mean(),
+                    )
+                )
+        m["regime"] = cal.regime(pd.to_datetime(m["month"]))
+        for lab, g in m.groupby("regime"):
+            summary.append(
+                (
+                    n,
+                    f"per month, {lab}",
+                    int(g["t"].median()),
+                    g["bias"].median(),
+                    g["in_band"].mean(),
+                )
+            )
+        summary.append(
+            (n, "per month, all", int(m["t"].median()), m["bias"].median(), m["in_band"].mean())
+        )
+    print(f"\n{title}: per month, median portfolio bias (share of portfolios in band)")
+    table = pd.DataFrame(
+        {
+            n: [f"{b:.2f} ({s:.0%})" for b, s in zip(f["bias"], f["in_band"], strict=True)]
+            for n, f in per_month.items()
+        },
+        index=next(iter(per_month.values())).index,
+    )
+    print(table.to_markdown())
+    print(f"\n{title}: summary (T = days per portfolio statistic)")
+    print(_md(pd.DataFrame(summary, columns=["model", "statistic", "T", "median_bias", "in_band"])))
+
+
+def _report_hedges(work: Path, names: list[str]) -> None:
+    from hedging_pipeline.risk.diagnostics import tracking_error_bias
+
+    per_month, summary, use4 = {}, [], []
+    for n in names:
+        te = pd.read_parquet(work / f"hedges_{n}.parquet")
+        te["regime"] = cal.regime(te["as_of"] + pd.Timedelta(days=5))
+        by = tracking_error_bias(te)
+        by["regime"] = cal.regime(by["as_of"] + pd.Timedelta(days=5))
+        per_month[n] = by.set_index("as_of")
+        for lab, g in [("all", by), *by.groupby("regime")]:
+            summary.append(
+                (
+                    n,
+                    lab,
+                    len(g),
+                    int(g["n_hedges"].median()),
+                    g["bias"].median(),
+                    g["pooled"].median(),
+                    g["median_ratio"].median(),
+                )
+            )
+        lo, mid, hi = cal.bootstrap_median(te, "bias")
+        print(
+            f"{n}: median over months of the monthly hedge bias {mid:.3f}, bootstrap 90 % [{lo:.3f}, {hi:.3f}]"
+        )
+        lo, mid, hi = cal.bootstrap_median(te[te["regime"] == "calm"], "bias")
+        print(f"{n}: calm months only {mid:.3f}, bootstrap 90 % [{lo:.3f}, {hi:.3f}]")
+        use4.append(cal.hedge_monthly_bias(te).assign(model=n))
+    print(
+        "\nfactor hedges, per month: bias = sqrt(mean (realised/predicted)²) | pooled | median ratio"
+    )
+    table = pd.DataFrame(
+        {
+            n: [
+                f"{b:.2f} / {p:.2f} / {r:.2f}"
+                for b, p, r in zip(f["bias"], f["pooled"], f["median_ratio"], strict=True)
+            ]
+            for n, f in per_month.items()
+        },
+        index=(next(iter(per_month.values())).index + pd.Timedelta(days=5)).to_period("M"),
+    )
+    table.index.name = "test month"
+    table.insert(0, "hedges", next(iter(per_month.values()))["n_hedges"].to_numpy())
+    print(table.to_markdown())
+    cols = [
+        "model",
+        "months",
+        "n months",
+        "hedges/month",
+        "median bias",
+        "median pooled",
+        "median of median ratio",
+    ]
+    print(_md(pd.DataFrame(summary, columns=cols)))
+    print("\nfactor hedges, monthly horizon: each target's bias over its months (USE4 test)")
+    print(_md(pd.concat(use4)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=["exposures", "levels", "calibration"])
+    parser.add_argument("stage", choices=["exposures", "levels", "calibration", "report"])
     parser.add_argument("--hedges", action="store_true", help="also solve factor hedges")
+    parser.add_argument("--daily", action="store_true", help="also the daily-updated model")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--start", type=pd.Timestamp, default=pd.Timestamp("2015-01-01"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    names = args.variants.split(",")
     if args.stage == "exposures":
         stage_exposures(args.work, args.raw_dir, args.start)
     elif args.stage == "levels":
         stage_levels(args.work, args.raw_dir)
     elif args.stage == "calibration":
-        stage_calibration(args.work, args.raw_dir, args.hedges)
+        stage_calibration(args.work, args.raw_dir, names, args.hedges, args.daily)
+    elif args.stage == "report":
+        report_calibration(args.work, names)
 
 
 if __name__ == "__main__":

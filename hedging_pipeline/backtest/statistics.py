@@ -165,6 +165,10 @@ def monthly_statistics(
     return pd.DataFrame(rows)
 
 
+TIE_TOLERANCE = 1e-12
+"""Paired VR differences this small are ties (the two methods held the same basket)."""
+
+
 def paired_differences(
     cube: MonthlyCube,
     pairs: Sequence[tuple[str, str]],
@@ -181,7 +185,8 @@ def paired_differences(
         ``a, b, median_difference`` (median over cells), ``ci_low, ci_high`` (two-way bootstrap),
         ``median_monthly_difference`` (median over months of the month's median difference),
         ``months_a_wins`` (share of months whose median difference is > 0), and the same three
-        ``*_ex_crisis``.
+        ``*_ex_crisis``; ``cells_a_wins``, ``cells_tied`` (share of target-months with a > b, a = b:
+        identical baskets make a median of exactly 0, which ``months_a_wins`` counts against a).
     """
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     targets, months = _resamples(len(cube.tickers), len(cube.months), n_bootstrap, generator)
@@ -192,6 +197,7 @@ def paired_differences(
             continue
         diff = cube.values[cube.methods.index(a)] - cube.values[cube.methods.index(b)]
         per_month = np.nanmedian(diff, axis=0)
+        valid = np.isfinite(diff)
         low, high = _interval(_boot_medians(diff, targets, months), confidence)
         rows.append(
             {
@@ -202,6 +208,8 @@ def paired_differences(
                 "ci_high": high,
                 "median_monthly_difference": float(np.median(per_month)),
                 "months_a_wins": float(np.mean(per_month > 0)),
+                "cells_a_wins": float(np.mean(diff[valid] > TIE_TOLERANCE)),
+                "cells_tied": float(np.mean(np.abs(diff[valid]) <= TIE_TOLERANCE)),
                 "median_difference_ex_crisis": float(np.nanmedian(diff[:, calm]))
                 if calm.any()
                 else np.nan,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 import pandas as pd
 
-from hedging_pipeline.data.quality import QualityResult
+from hedging_pipeline.data.quality import QualityResult, load_quality_config
 from hedging_pipeline.defs.common import (
     GROUP_HEDGING,
     OWNER,
@@ -165,7 +165,8 @@ def build_hedges_defs(parts: PartitionSet, settings: Settings) -> dg.Definitions
             progress=_progress(context),
         )
         weights, diagnostics = stack_months(months)
-        checks = quality.hedge_checks(weights, diagnostics, DEFAULT_SETTINGS.solver)
+        gap_exceptions = load_quality_config().exceptions_for("gap_within_tolerance")
+        checks = quality.hedge_checks(weights, diagnostics, DEFAULT_SETTINGS.solver, gap_exceptions)
         raise_on_blocking("hedges", checks, WEIGHTS_BLOCKING + DIAGNOSTICS_BLOCKING)
         for month in months:
             _write(wh, month, targets)

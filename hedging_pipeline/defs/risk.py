@@ -40,6 +40,7 @@ from hedging_pipeline.risk.diagnostics import validate_risk_model
 from hedging_pipeline.risk.exposures import (
     AGE_COLUMNS,
     LOOKBACK_CALENDAR_DAYS,
+    OBSERVED_COLUMN,
     build_style_exposures,
     style_coverage,
 )
@@ -103,6 +104,18 @@ def _coverage_metadata(frame: pd.DataFrame, coverage: pd.DataFrame) -> dict:
     return meta | plot_metadata(risk_report.plot_style_coverage(coverage), title="style_coverage")
 
 
+def _stored_first_observed(wh) -> dict[str, pd.Timestamp]:
+    """First stored day with an observed (non-imputed) exposure, per style (empty before the first write)."""
+    if "style_exposures" not in wh.tables():
+        return {}
+    columns = ", ".join(
+        f"min(date) filter (where ({OBSERVED_COLUMN} >> {bit}) & 1 = 1) as {style}"
+        for bit, style in enumerate(STYLE_FACTORS)
+    )
+    row = wh.query(f"select {columns} from style_exposures").iloc[0]
+    return {style: pd.Timestamp(day) for style, day in row.items() if pd.notna(day)}
+
+
 def _style_exposures_asset(monthly: dict) -> dg.AssetsDefinition:
     """``style_exposures``: computed or vendor exposures, with coverage checks."""
 
@@ -144,7 +157,9 @@ def _style_exposures_asset(monthly: dict) -> dg.AssetsDefinition:
         checks = {
             "complete_exposures": quality.exposures_complete(frame),
             "standardised_exposures": quality.exposures_standardised(frame),
-            "style_coverage": quality.style_coverage_sufficient(coverage),
+            "style_coverage": quality.style_coverage_sufficient(
+                coverage, first_observed=_stored_first_observed(wh)
+            ),
         }
         raise_on_blocking("style_exposures", checks, EXPOSURE_BLOCKING)
         wh.write_partition("style_exposures", frame, start=start, end=end)

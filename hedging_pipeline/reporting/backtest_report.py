@@ -261,6 +261,9 @@ def paired_table(paired: pd.DataFrame) -> pd.DataFrame:
             + points(paired["ci_high"])
             + "]",
             "months a wins %": _percent(paired["months_a_wins"]),
+            "target-months a wins / tie %": _percent(paired["cells_a_wins"])
+            + " / "
+            + _percent(paired["cells_tied"]),
             "median difference ex-crisis": points(paired["median_difference_ex_crisis"]),
             "months a wins ex-crisis %": _percent(paired["months_a_wins_ex_crisis"]),
         }

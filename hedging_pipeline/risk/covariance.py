@@ -46,9 +46,12 @@ CovarianceMethod = Literal["rolling", "ewma"]
 
 MODEL_COVARIANCE_SETTINGS = {"method": "ewma", "regime_adjustment": True}
 """What the ``factor_covariance`` asset uses: EWMA volatilities (84 days) over EWMA correlations (504)
-with the USE4 volatility regime adjustment (mean squared z-score over factors). Chosen over the 504-day
-equal-weight window by the bias statistics of random portfolios and of ``factor`` hedges, month by month
-on the real data 2018-04 → 2020-04 (issue 12, ``benchmarks/RESULTS.md``)."""
+with the USE4 volatility regime adjustment (mean squared z-score over factors), no Newey-West terms
+(a daily-horizon forecast: the pipeline compares it with tracking errors measured on daily returns).
+Chosen over the 504-day equal-weight window by the bias statistics of random portfolios and of
+``factor`` hedges, month by month on the real data 2018-04 → 2020-04 (issue 12,
+``benchmarks/RESULTS.md``); Newey-West 2 lags helps the monthly-horizon tests a little and is a
+parameter (``newey_west_lags``)."""
 
 
 def _weights(n: int, half_life: float | None) -> FloatArray:

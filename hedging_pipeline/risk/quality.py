@@ -6,6 +6,8 @@ them into blocking checks (rules that must stop downstream work) or WARN checks 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -37,26 +39,72 @@ def exposures_complete(frame: pd.DataFrame) -> QualityResult:
 
 STYLE_COVERAGE_WARN = 0.8
 """Share of names below which a style's coverage (observed, not imputed) earns a WARN."""
+STYLE_WARMUP_MONTHS = 12
+"""Months after a style is first observed in the drop before its coverage is held to the threshold.
+
+A drop's fundamentals start with one fiscal year whose statements are filed over twelve months (fiscal years end
+in different months), so value, profitability and leverage ramp up over a year; the price styles reach their
+lookback for all names at once. Before a style is first observed the drop has no data for it at all: the
+check reports that span instead of failing on it."""
+
+
+def first_observed_periods(coverage: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    """First ``period`` of :func:`~hedging_pipeline.risk.exposures.style_coverage` with any observed name."""
+    out = {}
+    for style in STYLE_FACTORS:
+        seen = coverage.loc[coverage[style] > 0, "period"]
+        if len(seen):
+            out[style] = pd.Timestamp(seen.min())
+    return out
 
 
 def style_coverage_sufficient(
-    coverage: pd.DataFrame, threshold: float = STYLE_COVERAGE_WARN
+    coverage: pd.DataFrame,
+    threshold: float = STYLE_COVERAGE_WARN,
+    *,
+    first_observed: Mapping[str, pd.Timestamp] | None = None,
+    warmup_months: int = STYLE_WARMUP_MONTHS,
 ) -> QualityResult:
     """Every style is observed for at least ``threshold`` of the names on every day (WARN).
 
-    ``coverage`` is :func:`~hedging_pipeline.risk.exposures.style_coverage` (``min_daily_<style>``).
+    ``coverage`` is :func:`~hedging_pipeline.risk.exposures.style_coverage` (``min_daily_<style>``). A
+    style is held to ``threshold`` from ``warmup_months`` after it is first observed: the earlier of
+    ``first_observed`` (e.g. from the stored history, for a one-month run) and the first period of
+    ``coverage`` with an observed name. The summary names the spans not held to it.
     """
     if coverage.empty:
         return QualityResult(True, "no rows")
-    lows = {s: float(coverage[f"min_daily_{s}"].min()) for s in STYLE_FACTORS}
+    first = first_observed_periods(coverage)
+    for style, when in (first_observed or {}).items():
+        first[style] = min(pd.Timestamp(when), first.get(style, pd.Timestamp(when)))
+    lows: dict[str, float] = {}
+    where: dict[str, pd.Timestamp] = {}
+    waived = []
+    for style in STYLE_FACTORS:
+        if style not in first:
+            waived.append(f"{style} (never observed)")
+            continue
+        held_from = first[style].to_period("M").to_timestamp() + pd.DateOffset(months=warmup_months)
+        if coverage["period"].min() < held_from:
+            waived.append(f"{style} before {held_from:%Y-%m}")
+        rows = coverage.loc[coverage["period"] >= held_from]
+        if len(rows):
+            column = rows[f"min_daily_{style}"]
+            lows[style] = float(column.min())
+            where[style] = pd.Timestamp(rows.loc[column.idxmin(), "period"])
+    details = {f"min_{s}": v for s, v in lows.items()} | {"not_held": waived}
+    not_held = (
+        f"; not held to it (first {warmup_months} months of data, or none): {', '.join(waived)}"
+    )
+    if not lows:
+        return QualityResult(True, "no style past its warm-up" + not_held, details)
     worst = min(lows, key=lows.get)
     passed = lows[worst] >= threshold
-    where = coverage.loc[coverage[f"min_daily_{worst}"].idxmin(), "period"]
     summary = (
-        f"lowest daily coverage {lows[worst]:.0%} ({worst}, {pd.Timestamp(where):%Y-%m})"
+        f"lowest daily coverage {lows[worst]:.0%} ({worst}, {where[worst]:%Y-%m})"
         f"; {'all' if passed else 'not all'} styles >= {threshold:.0%} every day"
     )
-    return QualityResult(passed, summary, {f"min_{s}": v for s, v in lows.items()})
+    return QualityResult(passed, summary + (not_held if waived else ""), details)
 
 
 def exposures_standardised(

@@ -142,6 +142,16 @@ def test_monthly_statistics_and_crisis_exclusion():
     paired = paired_differences(cube, [("a", "b")], n_bootstrap=50).iloc[0]
     assert paired["months_a_wins"] == pytest.approx(0.5)
     assert paired["months_a_wins_ex_crisis"] == 1.0
+    assert paired["cells_a_wins"] == pytest.approx(0.5) and paired["cells_tied"] == 0.0
+    # identical baskets: every month's median difference is 0, counted as ties, not as losses
+    same = paired_differences(
+        monthly_cube(_results({"a": a, "c": a.copy()}, months), ["a", "c"]),
+        [("a", "c")],
+        n_bootstrap=10,
+    ).iloc[0]
+    assert (
+        same["months_a_wins"] == 0.0 and same["cells_a_wins"] == 0.0 and same["cells_tied"] == 1.0
+    )
     assert paired["median_difference_ex_crisis"] == pytest.approx(0.1)
 
 

@@ -10,6 +10,7 @@ from hedging_pipeline.risk.diagnostics import (
     bias_statistics,
     summarise_regression_fit,
     t_stat_exceedance,
+    tracking_error_bias,
 )
 from hedging_pipeline.risk.model import RiskModel
 from hedging_pipeline.risk.regression import estimate_factor_returns
@@ -70,6 +71,50 @@ def test_bias_errors():
     early = returns.iloc[:1].assign(date=pd.Timestamp("2000-01-03"))
     with pytest.raises(InvalidValueError, match="no realised returns after the 2 rebalance dates"):
         bias_statistics(models, early)
+
+
+def _hedges(scale: float, n_months=4, n_hedges=400, days=21, dof=4, seed=0) -> pd.DataFrame:
+    """Hedges whose daily active returns are Student-t with variance (scale x predicted)²."""
+    rng = np.random.default_rng(seed)
+    pred = rng.uniform(0.05, 0.4, (n_months, n_hedges))
+    t = rng.standard_t(dof, (n_months, n_hedges, days)) / np.sqrt(dof / (dof - 2))
+    daily = t * (scale * pred / np.sqrt(252))[..., None]
+    return pd.DataFrame(
+        {
+            "as_of": np.repeat(
+                pd.bdate_range("2019-01-31", periods=n_months, freq="BME"), n_hedges
+            ),
+            "predicted_te": pred.reshape(-1),
+            "realised_te": (daily.std(axis=2, ddof=1) * np.sqrt(252)).reshape(-1),
+        }
+    )
+
+
+def test_tracking_error_bias_is_one_for_calibrated_fat_tailed_hedges():
+    out = tracking_error_bias(_hedges(1.0))
+    assert list(out.columns) == ["as_of", "n_hedges", "bias", "pooled", "median_ratio"]
+    assert (out["n_hedges"] == 400).all()
+    # E[s²] = σ² for any tails: the RMS ratio is 1 up to noise (sd about 0.03 here) ...
+    np.testing.assert_allclose(out["bias"], 1.0, atol=0.06)
+    # ... while the median of 21-day ratios sits clearly below 1 with t(4) days.
+    assert (out["median_ratio"] < 0.95).all()
+    h = _hedges(1.0)
+    first = h[h["as_of"] == h["as_of"].min()]
+    assert out["pooled"].iloc[0] == pytest.approx(
+        np.sqrt((first["realised_te"] ** 2).sum() / (first["predicted_te"] ** 2).sum()), rel=1e-12
+    )
+    assert out["bias"].iloc[0] == pytest.approx(
+        np.sqrt(((first["realised_te"] / first["predicted_te"]) ** 2).mean()), rel=1e-12
+    )
+
+
+def test_tracking_error_bias_detects_understated_risk_and_bad_input():
+    out = tracking_error_bias(_hedges(2.0))
+    np.testing.assert_allclose(out["bias"], 2.0, atol=0.12)
+    with pytest.raises(InvalidValueError, match="predicted_te must be positive"):
+        tracking_error_bias(_hedges(1.0).assign(predicted_te=0.0))
+    with pytest.raises(MissingColumnError, match="realised_te"):
+        tracking_error_bias(_hedges(1.0).drop(columns="realised_te"))
 
 
 @pytest.fixture(scope="module")
