@@ -27,6 +27,7 @@ from hedging_pipeline.errors import InvalidValueError
 SNAPSHOT_RATIO_BOUNDS = (0.67, 1.5)
 """Derived cap / snapshot-implied cap accepted; outside it the snapshot path is used (with a WARN)."""
 REJECTED_SOURCE = "fundamentals_rejected"
+_BOUNDS_TEXT = f"[{SNAPSHOT_RATIO_BOUNDS[0]}, {SNAPSHOT_RATIO_BOUNDS[1]}]"
 
 
 def check_share_counts(frame: pd.DataFrame, column: str, name: str) -> None:
@@ -151,14 +152,14 @@ def warning_line(rejected: pd.DataFrame, limit: int = 20) -> str:
         else ""
     )
     if rejected.empty:
-        return prefix + "every derived cap within [0.67, 1.5] x its snapshot-implied cap"
+        return prefix + f"every derived cap within {_BOUNDS_TEXT} x its snapshot-implied cap"
     worst = rejected.assign(dev=np.abs(np.log(rejected["snapshot_ratio"])))
     worst = worst.sort_values("dev", ascending=False).drop_duplicates("ticker")
     pairs = list(zip(worst["ticker"], worst["snapshot_ratio"], strict=True))[:limit]
     shown = ", ".join(f"{t} {r:.2f}x" for t, r in pairs)
     more = f" and {len(worst) - limit} more" if len(worst) > limit else ""
     return prefix + (
-        f"{len(worst)} tickers' share counts from fundamentals imply caps outside [0.67, 1.5] x the "
+        f"{len(worst)} tickers' share counts from fundamentals imply caps outside {_BOUNDS_TEXT} x the "
         f"snapshot-implied cap; snapshot path used instead: {shown}{more}"
     )
 
@@ -180,7 +181,7 @@ def snapshot_check(
     if new.empty:
         return QualityResult(
             True,
-            f"every derived cap within [0.67, 1.5] x its snapshot-implied cap beyond {len(known)} "
+            f"every derived cap within {_BOUNDS_TEXT} x its snapshot-implied cap beyond {len(known)} "
             f"documented share count(s) of {known['ticker'].nunique()} ticker(s)",
             details,
         )
