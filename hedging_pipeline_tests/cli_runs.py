@@ -23,6 +23,7 @@ import pytest
 import hedging_pipeline
 from hedging_pipeline.warehouse.duckdb import Warehouse
 from hedging_pipeline_tests.conftest import demo_drop, make_settings
+from hedging_pipeline_tests.session_share import Claim, build_once, claim, xdist_worker
 
 CLI_TIMEOUT_S = 900
 """Upper bound for one full CLI run on the demo data (about a minute alone on 2 cores)."""
@@ -286,9 +287,9 @@ RELIABILITY_RAW = pytest.StashKey[Path]()
 def reliability_drop(config: pytest.Config) -> Path:
     """The session's private copy of the demo drop folder, made on first use."""
     if RELIABILITY_RAW not in config.stash:
-        target = config._tmp_path_factory.mktemp("reliability") / "raw"  # see demo_drop
-        shutil.copytree(demo_drop(config), target)
-        config.stash[RELIABILITY_RAW] = target
+        source = demo_drop(config)
+        folder = build_once(config, "reliability", lambda f: shutil.copytree(source, f / "raw"))
+        config.stash[RELIABILITY_RAW] = folder / "raw"
     return config.stash[RELIABILITY_RAW]
 
 
@@ -386,7 +387,7 @@ SESSION_RUN_ENV: dict[str, dict[str, str | None]] = {
 BACKGROUND_NICENESS = 5
 """The session's runs start right after collection, beside the in-process tests that come first, at this
 niceness: on 2 cores they take the core a single-process test leaves idle instead of half of its core."""
-SESSION_RUNS = pytest.StashKey["SessionRunsLauncher"]()
+SESSION_RUNS = pytest.StashKey["SessionRunsLauncher | SessionRunsWaiter"]()
 
 
 class SessionRunsLauncher:
@@ -397,8 +398,9 @@ class SessionRunsLauncher:
     ``os.environ`` meanwhile) and ``BACKGROUND_NICENESS``.
     """
 
-    def __init__(self, raw_dir: Path, root: Path) -> None:
+    def __init__(self, raw_dir: Path, root: Path, shared: Claim | None = None) -> None:
         self.raw_dir = raw_dir
+        self.shared = shared
         self.environ = dict(os.environ)
         self.processes = {
             name: CliProcess(
@@ -425,7 +427,13 @@ class SessionRunsLauncher:
         return self._outcome
 
     def stop(self) -> None:
-        """Kill what still runs (the session ends before every run was needed)."""
+        """Kill what still runs (the session ends before every run was needed).
+
+        When other test processes may still need the runs (``shared``), wait for them instead.
+        """
+        if self.shared is not None:
+            self._thread.join()
+            return
         for process in list(self.processes.values()):
             if process.process.poll() is None:
                 process.kill()
@@ -439,6 +447,9 @@ class SessionRunsLauncher:
             for process in list(self.processes.values()):
                 if process.process.poll() is None:
                     process.kill()
+        if self.shared is not None:
+            error = None if self._error is None else f"{type(self._error).__name__}: {self._error}"
+            self.shared.publish(self._outcome, error=error)
 
     def _crash_restart_and_wait(self) -> SessionRuns:
         processes = self.processes
@@ -479,11 +490,31 @@ class SessionRunsLauncher:
         )
 
 
-def session_runs_launcher(config: pytest.Config) -> SessionRunsLauncher:
-    """The session's launcher, started on first use."""
+class SessionRunsWaiter:
+    """The session's runs as another test process (xdist worker) computes them: wait for its published result."""
+
+    def __init__(self, shared: Claim) -> None:
+        self.shared = shared
+
+    def result(self) -> SessionRuns:
+        """The runs, once the owning process has published them."""
+        # the owner's three runs plus a restart, each bounded by CLI_TIMEOUT_S, run side by side
+        return self.shared.wait(3 * CLI_TIMEOUT_S, "the session's full CLI runs")
+
+    def stop(self) -> None:
+        """Nothing runs here."""
+
+
+def session_runs_launcher(config: pytest.Config) -> SessionRunsLauncher | SessionRunsWaiter:
+    """The session's launcher, started on first use (by one test process when xdist runs several)."""
     if SESSION_RUNS not in config.stash:
-        root = config._tmp_path_factory.mktemp("runs")
-        config.stash[SESSION_RUNS] = SessionRunsLauncher(reliability_drop(config), root)
+        shared = claim(config, "runs")
+        if shared.owner:
+            config.stash[SESSION_RUNS] = SessionRunsLauncher(
+                reliability_drop(config), shared.folder, shared if xdist_worker() else None
+            )
+        else:
+            config.stash[SESSION_RUNS] = SessionRunsWaiter(shared)
     return config.stash[SESSION_RUNS]
 
 
@@ -496,11 +527,25 @@ NOT_RUNNING_TESTS = (
 )
 
 
+def _needs_session_runs(item: pytest.Item) -> bool:
+    return "session_runs" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files that use the session's runs go last (in their collected order), whole files at a time.
+
+    The runs start right after collection and take minutes of CPU; everything else runs meanwhile, so no test
+    process sits waiting for them while other tests are left (xdist hands out whole files: ``--dist loadfile``).
+    """
+    needing = {item.nodeid.split("::")[0] for item in items if _needs_session_runs(item)}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] in needing)  # stable: order kept within
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the session's runs as soon as the collected tests are known to need them."""
     if any(getattr(session.config.option, name, False) for name in NOT_RUNNING_TESTS):
         return
-    if any("session_runs" in getattr(item, "fixturenames", ()) for item in session.items):
+    if any(_needs_session_runs(item) for item in session.items):
         session_runs_launcher(session.config)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from hedging_pipeline.settings import SHARED_DATA_DIR, Settings
+from hedging_pipeline_tests.session_share import build_once
 
 pytest_plugins = ("hedging_pipeline_tests.cli_runs",)
 """The full-run session fixtures (``session_runs``, ``baseline``, ...) for every test folder."""
@@ -36,10 +37,12 @@ def demo_drop(config: pytest.Config) -> Path:
     if DEMO_RAW not in config.stash:
         from hedging_pipeline.data.demo import generate_demo_universe
 
-        # config._tmp_path_factory is what the tmp_path_factory fixture returns
-        folder = config._tmp_path_factory.mktemp("demo_raw")
-        generate_demo_universe(folder, n_tickers=30, start="2020-01-01", end="2022-12-31")
-        config.stash[DEMO_RAW] = folder
+        def generate(folder: Path) -> None:
+            folder.mkdir()
+            generate_demo_universe(folder, n_tickers=30, start="2020-01-01", end="2022-12-31")
+
+        # one folder for every test process of the session (see session_share)
+        config.stash[DEMO_RAW] = build_once(config, "demo_raw", generate)
     return config.stash[DEMO_RAW]
 
 

@@ -24,6 +24,12 @@ if [ -z "${TMPDIR:-}" ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] \
   trap 'rm -rf "$TMPDIR"' EXIT
   echo "test: temporary files in $TMPDIR (RAM disk; set TMPDIR to choose another place)"
 fi
+# One pytest process per core (pytest-xdist), at most 4: the suite is mostly single-threaded work, and on CI's 2
+# cores a second process halves the wall time. Each test file runs in one process (its module fixtures are built
+# once); session fixtures are built once and shared (hedging_pipeline_tests/session_share.py).
+# HEDGING_TEST_WORKERS=0 runs everything in this process; a later -n in the arguments overrides.
+workers="${HEDGING_TEST_WORKERS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}"
+echo "test: $workers pytest worker processes (HEDGING_TEST_WORKERS to choose)"
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest -n "$workers" --dist loadfile "$@" || status=$?
 exit "$status"

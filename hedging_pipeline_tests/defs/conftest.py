@@ -8,6 +8,7 @@ import pytest
 
 from hedging_pipeline.settings import Settings
 from hedging_pipeline_tests.conftest import make_settings
+from hedging_pipeline_tests.session_share import build_once
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -70,11 +71,17 @@ def materialize_panels(settings: Settings, instance: dg.DagsterInstance | None =
 
 
 @pytest.fixture(scope="session")
-def panels_home(demo_raw_dir, tmp_path_factory) -> Path:
-    """A home whose warehouse holds the raw tables and the monthly panels of the demo universe (built once)."""
-    home = tmp_path_factory.mktemp("panels_home")
-    materialize_panels(make_settings(demo_raw_dir, home))
-    return home
+def panels_home(demo_raw_dir, pytestconfig) -> Path:
+    """A home whose warehouse holds the raw tables and the monthly panels of the demo universe.
+
+    Built once for every test process of the session (see ``session_share``); tests copy its warehouse.
+    """
+
+    def build(home: Path) -> None:
+        home.mkdir()
+        materialize_panels(make_settings(demo_raw_dir, home))
+
+    return build_once(pytestconfig, "panels_home", build)
 
 
 @pytest.fixture
