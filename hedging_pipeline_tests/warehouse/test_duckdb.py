@@ -76,6 +76,20 @@ def test_identifiers_are_validated(wh):
 def test_missing_table_names_the_asset(wh):
     with pytest.raises(MissingTableError, match=r"warehouse table 'prices' does not exist"):
         wh.read("prices")
+    wh.write_partition(
+        "r", frame(["2024-01-02"], ["A"], [1.0]), start="2024-01-01", end="2024-01-31"
+    )
+    with pytest.raises(MissingTableError, match=r"warehouse table 'prices' does not exist"):
+        wh.read("prices")  # the file exists now: the check runs on the read's own connection
+    assert wh.row_count("prices") == 0 and wh.row_count("r") == 1
+
+
+def test_reads_never_create_the_warehouse_file(tmp_path):
+    wh = Warehouse(tmp_path / "none" / "warehouse.duckdb")
+    with pytest.raises(MissingTableError, match=r"warehouse table 'prices' does not exist"):
+        wh.read("prices")
+    assert wh.row_count("prices") == 0 and wh.tables() == [] and not wh.has_table("prices")
+    assert not wh.path.exists()
 
 
 def test_additive_schema_evolution(wh):
