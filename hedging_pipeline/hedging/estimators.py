@@ -40,7 +40,6 @@ import hashlib
 
 import numpy as np
 import pandas as pd
-from sklearn.covariance import ledoit_wolf_shrinkage
 
 from hedging_pipeline.errors import InsufficientHistoryError
 from hedging_pipeline.hedging.problem import FactorisedRisk
@@ -156,6 +155,9 @@ def shrunk_sample_risk(
     InsufficientHistoryError
         If the window holds fewer than ``min_days`` dates or fewer than two tickers qualify.
     """
+    # imported here: scikit-learn takes ~1.7 s to import, and `hedge` with factor risk never needs it
+    from sklearn.covariance import ledoit_wolf_shrinkage
+
     as_of = pd.Timestamp(as_of)
     frame = window.loc[window.index <= as_of]
     counts = frame.notna().sum().to_numpy()

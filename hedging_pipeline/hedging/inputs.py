@@ -47,9 +47,9 @@ class HedgeInputs:
     companies: pd.DataFrame
     market_caps: pd.DataFrame
 
-    def context(self, settings: HedgeSettings) -> HedgeContext:
+    def context(self, settings: HedgeSettings, *, sample_risk: bool = True) -> HedgeContext:
         """The prepared context of ``methods.hedge_context`` (for one hedge at a time)."""
-        return hedge_context(*self._frames(), settings)
+        return hedge_context(*self._frames(), settings, sample_risk=sample_risk)
 
     def compute(
         self,

@@ -176,6 +176,8 @@ def hedge_context(
     companies: pd.DataFrame,
     market_caps: pd.DataFrame,
     settings: HedgeSettings | None = None,
+    *,
+    sample_risk: bool = True,
 ) -> HedgeContext:
     """Prepare the inputs known at ``as_of`` (risk roots, peers, GICS groups, correlations, caps).
 
@@ -195,6 +197,10 @@ def hedge_context(
         ``ticker, market_cap`` and optionally ``date`` (the latest value on or before ``as_of`` is
         used).
     settings : HedgeSettings, optional
+    sample_risk : bool
+        Estimate the shrunk sample covariance and the blend (default). ``False`` for a context that
+        serves only methods pricing with the factor model (:func:`risk_kind`), such as one ``hedge``
+        call: the other methods then fail with "not prepared".
 
     Returns
     -------
@@ -218,18 +224,20 @@ def hedge_context(
         )
     model_risk = risk_from_model(risk_model)
     wide = _wide_returns(returns_window, when, st.sample_window_days)
-    sample_risk, blend, why = None, None, None
-    try:
-        sample_risk = shrunk_sample_risk(wide, when, st.min_sample_days)
-        blend = blend_risk(model_risk, sample_risk, st.blend_weight)
-    except InsufficientHistoryError as exc:
-        why = str(exc)
+    sample, blend, why = None, None, "sample risk not prepared (hedge_context(sample_risk=False))"
+    if sample_risk:
+        try:
+            sample = shrunk_sample_risk(wide, when, st.min_sample_days)
+            blend = blend_risk(model_risk, sample, st.blend_weight)
+            why = None
+        except InsufficientHistoryError as exc:
+            why = str(exc)
     corr_tickers, corr = cand.correlation_ranking(wide, st.min_sample_days)
     return HedgeContext(
         as_of=when,
         settings=st,
         model_risk=model_risk,
-        sample_risk=sample_risk,
+        sample_risk=sample,
         blend_risk=blend,
         sample_problem=why,
         peers=cand.peer_lists(peers, st.peer_model),
@@ -263,11 +271,20 @@ def _fingerprint(
     return h.hexdigest()
 
 
+def risk_kind(spec: MethodSpec) -> str:
+    """``factor``, ``sample`` or ``blend``: the estimate a method prices its hedge with.
+
+    Fixed-weight rules price with what they used before the grid: equal weights with the sample
+    covariance, the others with the factor model.
+    """
+    if spec.risk == "fixed":
+        return "sample" if spec.weights == "equal" else "factor"
+    return spec.risk
+
+
 def _risk_of(ctx: HedgeContext, spec: MethodSpec, target: str) -> FactorisedRisk:
-    """The risk estimate a method prices its hedge with (fixed rules: as before the grid)."""
-    kind = spec.risk
-    if kind == "fixed":
-        kind = "sample" if spec.weights == "equal" else "factor"
+    """The risk estimate a method prices its hedge with (:func:`risk_kind`)."""
+    kind = risk_kind(spec)
     if kind == "factor":
         return ctx.model_risk
     risk = ctx.sample_risk if kind == "sample" else ctx.blend_risk

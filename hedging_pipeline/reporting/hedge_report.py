@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hedging_pipeline.reporting.plots import figure_to_png, plt
 from hedging_pipeline.types import METHODS
 
 RULE = "-" * 72
@@ -212,6 +211,8 @@ def method_summary(diagnostics: pd.DataFrame) -> pd.DataFrame:
 
 def hedge_plot(diagnostics: pd.DataFrame) -> bytes:
     """PNG: predicted variance reduction per method (box plot) and the gap certificate (histogram)."""
+    from hedging_pipeline.reporting.plots import figure_to_png, plt  # matplotlib: not for `hedge`
+
     ok = diagnostics[diagnostics["status"] != "infeasible"]
     methods = [m for m in METHODS if m in set(ok["method"])]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass, replace
 
@@ -40,6 +40,7 @@ from hedging_pipeline.hedging.methods import (
     HedgeSettings,
     empty_frames,
     plan_hedge,
+    risk_kind,
     solve_plan,
 )
 from hedging_pipeline.hedging.registry import HEDGE_STAGE_METHODS, INDEX_METHODS, resolve_method
@@ -188,7 +189,9 @@ def hedge_for_cli(
         If a needed table has not been materialised.
     """
     resolve_method(method)  # an unknown method fails before any reading
-    position = prepare_position(warehouse, ticker, as_of, notional, settings, peer_model, max_adv)
+    position = prepare_position(
+        warehouse, ticker, as_of, notional, settings, peer_model, max_adv, methods=[method]
+    )
     return hedge_position(position, method).report
 
 
@@ -226,10 +229,14 @@ def prepare_position(
     settings: HedgeSettings = DEFAULT_SETTINGS,
     peer_model: str | None = None,
     max_adv: float | None = None,
+    *,
+    methods: Sequence[str] | None = None,
 ) -> Position:
     """Read the rebalance date's inputs, liquidity and (with ``max_adv``) the ADV caps.
 
-    Same parameters and errors as :func:`hedge_for_cli`.
+    Same parameters and errors as :func:`hedge_for_cli`. ``methods`` are the methods the position will
+    be hedged with (default: any); the sample covariance is estimated only when one of them prices
+    with it (about 2 s of a ``hedge`` call, scikit-learn's import included).
     """
     size = DEFAULT_NOTIONAL if notional is None else float(notional)
     check_notional(size)
@@ -241,7 +248,8 @@ def prepare_position(
     if max_adv is not None:
         caps = adv_weight_caps(liquidity.adv_usd, inputs.risk_model.tickers, size, max_adv)
         settings = replace(settings, solver=replace(settings.solver, name_caps=caps))
-    ctx = inputs.context(settings)
+    sample = methods is None or any(risk_kind(resolve_method(m)) != "factor" for m in methods)
+    ctx = inputs.context(settings, sample_risk=sample)
     return Position(ticker, when, size, max_adv, inputs, ctx, liquidity)
 
 

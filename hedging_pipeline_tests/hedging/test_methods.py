@@ -26,8 +26,10 @@ from hedging_pipeline.hedging.methods import (
     compute_hedges,
     hedge_context,
     hedge_one,
+    risk_kind,
 )
 from hedging_pipeline.hedging.registry import HEDGE_STAGE_METHODS as METHODS
+from hedging_pipeline.hedging.registry import REGISTRY
 from hedging_pipeline.nlp.peers import DEFAULT_N_PEERS
 
 TOL = 0.005
@@ -234,6 +236,34 @@ def test_errors_name_ticker_and_date(month):
         )
     with pytest.raises(MissingColumnError, match=r"semantic_peers: missing column\(s\) rank"):
         hedge_context(month.as_of, month.model, month.peers.drop(columns="rank"), *args[3:])
+
+
+def test_a_context_without_sample_risk_hedges_factor_methods_the_same(month):
+    args = (
+        month.as_of,
+        month.model,
+        month.peers,
+        month.returns,
+        month.companies,
+        month.market_caps,
+    )
+    full, lean = hedge_context(*args), hedge_context(*args, sample_risk=False)
+    assert full.sample_risk is not None and full.blend_risk is not None
+    assert lean.sample_risk is None and lean.blend_risk is None
+    kinds = {name: risk_kind(spec) for name, spec in REGISTRY.items()}
+    assert kinds["factor"] == kinds["hybrid"] == kinds["gics"] == kinds["market"] == "factor"
+    assert kinds["universe_sample"] == kinds["nlp"] == kinds["nlp_equal"] == "sample"
+    assert kinds["gics_blend"] == "blend"
+    for method in [m for m in METHODS if kinds[m] == "factor"]:
+        _, a = hedge_one(full, "S2N03", method)
+        _, b = hedge_one(lean, "S2N03", method)
+        assert a.tickers == b.tickers and a.predicted_te == b.predicted_te, method
+        np.testing.assert_array_equal(a.weights, b.weights)
+    for method in [m for m in METHODS if kinds[m] != "factor"]:
+        with pytest.raises(
+            InsufficientHistoryError, match=f"'S2N03', {method}: sample risk not prepared"
+        ):
+            hedge_one(lean, "S2N03", method)
 
 
 def test_hedge_one_matches_the_batch(hedges, month):

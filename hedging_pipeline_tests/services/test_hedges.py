@@ -62,6 +62,27 @@ def test_cli_hedge_matches_the_batch_and_prices_the_shorts(warehouse, month):
     assert "gap" in text and "Semantic peers: S1N" in text
 
 
+@pytest.mark.parametrize("method", ["factor", "universe_sample", "gics_blend", "nlp_equal"])
+def test_cli_hedge_of_each_risk_kind_matches_the_batch(warehouse, month, method):
+    # one `hedge` call prepares the sample covariance only for methods that price with it
+    report = hedge_for_cli(warehouse, "S1N04", method=method)
+    weights, diag = compute_hedges(
+        month.as_of,
+        month.model,
+        month.peers,
+        month.returns,
+        month.companies,
+        month.market_caps,
+        methods=(method,),
+        targets=["S1N04"],
+    )
+    got = pd.Series({b.ticker: b.weight for b in report.basket}).sort_index()
+    expected = weights.set_index("hedge_ticker")["weight"].sort_index()  # equal weights: any order
+    assert list(got.index) == list(expected.index)
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-10)
+    assert report.hedged_vol == pytest.approx(diag["predicted_te"].iloc[0], rel=1e-10)
+
+
 def test_as_of_picks_the_latest_model_on_or_before(warehouse, month):
     assert rebalance_date(warehouse) == month.as_of
     assert rebalance_date(warehouse, month.as_of + pd.Timedelta(days=30)) == month.as_of
