@@ -510,9 +510,14 @@ def session_runs_launcher(config: pytest.Config) -> SessionRunsLauncher | Sessio
     if SESSION_RUNS not in config.stash:
         shared = claim(config, "runs")
         if shared.owner:
-            config.stash[SESSION_RUNS] = SessionRunsLauncher(
-                reliability_drop(config), shared.folder, shared if xdist_worker() else None
-            )
+            try:
+                config.stash[SESSION_RUNS] = SessionRunsLauncher(
+                    reliability_drop(config), shared.folder, shared if xdist_worker() else None
+                )
+            except BaseException as exc:
+                # the other workers must not wait for runs that never started
+                shared.publish(error=f"the runs did not start: {type(exc).__name__}: {exc}")
+                raise
         else:
             config.stash[SESSION_RUNS] = SessionRunsWaiter(shared)
     return config.stash[SESSION_RUNS]

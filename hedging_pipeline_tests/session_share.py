@@ -38,7 +38,11 @@ def build_once(config: pytest.Config, name: str, build: Callable[[Path], None]) 
     that raises leaves nothing behind, and the next caller tries again (and fails the same way, with its own
     traceback).
     """
-    root = shared_root(config)
+    return build_once_in(shared_root(config), name, build)
+
+
+def build_once_in(root: Path, name: str, build: Callable[[Path], None]) -> Path:
+    """:func:`build_once` in the folder ``root``."""
     target = root / name
     with FileLock(str(root / f".{name}.lock")):
         if not target.exists():
@@ -89,7 +93,11 @@ class Claim:
 
 def claim(config: pytest.Config, name: str) -> Claim:
     """Claim ``name`` for this process, or learn that another process of the session has it."""
-    root = shared_root(config)
+    return claim_in(shared_root(config), name)
+
+
+def claim_in(root: Path, name: str) -> Claim:
+    """:func:`claim` in the folder ``root``."""
     folder = root / name
     with FileLock(str(root / f".{name}.lock")):
         owner = not folder.exists()
