@@ -69,12 +69,16 @@ is at least as good in sample as those cells'. ``universe x factor`` (``factor``
 universe (the factor structure makes it fast)."""
 
 CANDIDATE_TEXT = {
-    "universe": "the whole universe of the risk model (sample/blend risk: pre-screened)",
+    "universe": "the whole universe of the risk model",
     "semantic": "top semantic peers (description embeddings)",
     "correlation": "most correlated trailing daily returns",
     "gics": "same GICS group",
     "index": "the cap-weighted universe index",
 }
+SCREENED_TEXT = (
+    "a pre-screen of the universe: correlated names, semantic peers, factor-model neighbours"
+)
+"""What the candidates of a ``SCREENED_UNIVERSE`` cell are (the CLI and the proposal print it)."""
 RISK_TEXT = {
     "factor": "factor risk model",
     "sample": "Ledoit-Wolf shrunk sample covariance",
@@ -130,7 +134,8 @@ def _grid() -> list[MethodSpec]:
     for candidates in CANDIDATE_RULES:
         for risk in RISK_RULES:
             name = LEGACY_NAMES.get((candidates, risk), f"{candidates}_{risk}")
-            text = f"{CANDIDATE_TEXT[candidates]}; {RISK_TEXT[risk]}; optimised weights"
+            pool = SCREENED_TEXT if name in SCREENED_UNIVERSE else CANDIDATE_TEXT[candidates]
+            text = f"{pool}; {RISK_TEXT[risk]}; optimised weights"
             specs.append(MethodSpec(name, candidates, risk, "optimised", text))
     return specs
 
