@@ -57,12 +57,7 @@ def test_hedges_materialise_idempotently_with_checks_and_plots(hedge_setup):
     assert len(diagnostics) == n * len(METHODS)
     assert set(diagnostics["as_of"]) == {month.as_of}  # the earlier month has no risk model
     expected_w, expected_d = compute_hedges(
-        month.as_of,
-        month.model,
-        month.peers,
-        month.returns,
-        month.companies,
-        month.market_caps,
+        *month.frames,
     )
     key = ["ticker", "method", "hedge_ticker"]
     got = weights.sort_values(key, ignore_index=True)

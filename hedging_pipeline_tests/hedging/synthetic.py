@@ -50,6 +50,11 @@ class SyntheticMonth:
     companies: pd.DataFrame
     market_caps: pd.DataFrame  # long: date, ticker, market_cap (runs past as_of)
 
+    @property
+    def frames(self) -> tuple:
+        """The leading arguments of ``hedge_context`` and ``compute_hedges``, in their order."""
+        return (self.as_of, self.model, self.peers, self.returns, self.companies, self.market_caps)
+
 
 N_SECTORS = 4
 PER_SECTOR = 12

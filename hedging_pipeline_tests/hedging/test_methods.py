@@ -133,14 +133,7 @@ def test_no_look_ahead(hedges, month):
 
 def test_unchanged_fingerprints_are_reused_and_changed_inputs_resolved(hedges, month):
     weights, diag = hedges
-    args = (
-        month.as_of,
-        month.model,
-        month.peers,
-        month.returns,
-        month.companies,
-        month.market_caps,
-    )
+    args = month.frames
     w2, d2 = compute_hedges(*args, previous=(weights, diag))
     assert d2.attrs["reused"] == len(diag)
     pd.testing.assert_frame_equal(weights, w2)
@@ -199,14 +192,7 @@ def test_targets_without_text_fall_back_to_correlation_peers(month):
 
 
 def test_errors_name_ticker_and_date(month):
-    args = (
-        month.as_of,
-        month.model,
-        month.peers,
-        month.returns,
-        month.companies,
-        month.market_caps,
-    )
+    args = month.frames
     ctx = hedge_context(*args)
     with pytest.raises(
         UnknownTickerError, match="ticker 'ZZZ' is not in the model risk as of 2020-02-24"
@@ -239,14 +225,7 @@ def test_errors_name_ticker_and_date(month):
 
 
 def test_a_context_without_sample_risk_hedges_factor_methods_the_same(month):
-    args = (
-        month.as_of,
-        month.model,
-        month.peers,
-        month.returns,
-        month.companies,
-        month.market_caps,
-    )
+    args = month.frames
     full, lean = hedge_context(*args), hedge_context(*args, sample_risk=False)
     assert full.sample_risk is not None and full.blend_risk is not None
     assert lean.sample_risk is None and lean.blend_risk is None

@@ -23,12 +23,7 @@ AS_OF = pd.Timestamp("2020-02-24")
 @pytest.fixture(scope="module")
 def stored(month):
     return compute_hedges(
-        month.as_of,
-        month.model,
-        month.peers,
-        month.returns,
-        month.companies,
-        month.market_caps,
+        *month.frames,
         methods=("factor", "nlp", "market"),
         targets=list(month.model.tickers[:6]),
     )

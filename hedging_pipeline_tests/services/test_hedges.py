@@ -33,12 +33,7 @@ def warehouse(month, tmp_path_factory):
 def test_cli_hedge_matches_the_batch_and_prices_the_shorts(warehouse, month):
     report = hedge_for_cli(warehouse, "S1N04", method="hybrid", notional=2_500_000)
     weights, diag = compute_hedges(
-        month.as_of,
-        month.model,
-        month.peers,
-        month.returns,
-        month.companies,
-        month.market_caps,
+        *month.frames,
         methods=("hybrid",),
         targets=["S1N04"],
     )
@@ -67,12 +62,7 @@ def test_cli_hedge_of_each_risk_kind_matches_the_batch(warehouse, month, method)
     # one `hedge` call prepares the sample covariance only for methods that price with it
     report = hedge_for_cli(warehouse, "S1N04", method=method)
     weights, diag = compute_hedges(
-        month.as_of,
-        month.model,
-        month.peers,
-        month.returns,
-        month.companies,
-        month.market_caps,
+        *month.frames,
         methods=(method,),
         targets=["S1N04"],
     )
@@ -121,12 +111,7 @@ def test_cli_errors_name_ticker_and_date(warehouse, month, tmp_path):
 
 def test_method_summary_and_plot(month):
     _, diag = compute_hedges(
-        month.as_of,
-        month.model,
-        month.peers,
-        month.returns,
-        month.companies,
-        month.market_caps,
+        *month.frames,
         targets=list(month.model.tickers[:12]),
     )
     table = method_summary(diag)

@@ -30,12 +30,7 @@ def build_warehouse(month, path, with_backtest: bool = True) -> Warehouse:
     wh.replace_table("prices", planted_prices(month))
     if with_backtest:
         weights, diagnostics = compute_hedges(
-            month.as_of,
-            month.model,
-            month.peers,
-            month.returns,
-            month.companies,
-            month.market_caps,
+            *month.frames,
             methods=STORED,
             targets=[TARGET],
         )
