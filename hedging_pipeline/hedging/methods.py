@@ -224,12 +224,13 @@ def hedge_context(
         )
     model_risk = risk_from_model(risk_model)
     wide = _wide_returns(returns_window, when, st.sample_window_days)
-    sample, blend, why = None, None, "sample risk not prepared (hedge_context(sample_risk=False))"
-    if sample_risk:
+    sample, blend, why = None, None, None
+    if not sample_risk:
+        why = "sample risk not prepared (hedge_context(sample_risk=False))"
+    else:
         try:
             sample = shrunk_sample_risk(wide, when, st.min_sample_days)
             blend = blend_risk(model_risk, sample, st.blend_weight)
-            why = None
         except InsufficientHistoryError as exc:
             why = str(exc)
     corr_tickers, corr = cand.correlation_ranking(wide, st.min_sample_days)
