@@ -532,25 +532,11 @@ NOT_RUNNING_TESTS = (
 )
 
 
-def _needs_session_runs(item: pytest.Item) -> bool:
-    return "session_runs" in getattr(item, "fixturenames", ())
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Test files that use the session's runs go last (in their collected order), whole files at a time.
-
-    The runs start right after collection and take minutes of CPU; everything else runs meanwhile, so no test
-    process sits waiting for them while other tests are left (xdist hands out whole files: ``--dist loadfile``).
-    """
-    needing = {item.nodeid.split("::")[0] for item in items if _needs_session_runs(item)}
-    items.sort(key=lambda item: item.nodeid.split("::")[0] in needing)  # stable: order kept within
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the session's runs as soon as the collected tests are known to need them."""
     if any(getattr(session.config.option, name, False) for name in NOT_RUNNING_TESTS):
         return
-    if any(_needs_session_runs(item) for item in session.items):
+    if any("session_runs" in getattr(item, "fixturenames", ()) for item in session.items):
         session_runs_launcher(session.config)
 
 
